@@ -1,0 +1,12 @@
+//! Pierre: self-hostable fitness intelligence.
+//!
+//! See `docs/ARCHITECTURE.md` for how the modules fit together.
+
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod metrics;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+pub mod web;

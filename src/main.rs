@@ -1,0 +1,93 @@
+//! The `pierre` command: parse the command line, load settings, run.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use pierre::config::{ConfigError, Settings};
+use pierre::startup::Application;
+use pierre::telemetry::init_tracing;
+
+/// Pierre: training analytics for endurance athletes and their coaches.
+#[derive(Debug, Parser)]
+#[command(name = "pierre", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the web application (the default).
+    Serve,
+    /// Apply pending database migrations, then exit.
+    Migrate,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::from_env() {
+        Ok(settings) => settings,
+        Err(err) => return config_failure(&err),
+    };
+    init_tracing(settings.environment, &settings.log_filter);
+    if settings.secret_key_generated {
+        tracing::warn!(
+            "PIERRE_SECRET_KEY is not set: using a random key for this run (development only); \
+             sessions and encrypted data will not survive a restart"
+        );
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: could not start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command.unwrap_or(Command::Serve) {
+            Command::Serve => {
+                Application::build(settings)
+                    .await?
+                    .run_until_stopped()
+                    .await
+            }
+            Command::Migrate => migrate(&settings).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!(error = format!("{err:#}"), "pierre stopped with an error");
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn config_failure(err: &ConfigError) -> ExitCode {
+    eprintln!("{err}");
+    ExitCode::from(2)
+}
+
+async fn migrate(settings: &Settings) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    let options = pierre::db::connect_options(&settings.database)?;
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(settings.database.acquire_timeout)
+        .connect_with(options)
+        .await
+        .context("could not connect to the database (DATABASE_URL)")?;
+    pierre::db::migrate(&pool)
+        .await
+        .context("migration failed")?;
+    tracing::info!(
+        latest = pierre::db::latest_migration(),
+        "migrations applied"
+    );
+    pool.close().await;
+    Ok(())
+}

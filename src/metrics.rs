@@ -1,0 +1,189 @@
+//! Prometheus metrics, served on the separate `METRICS_ADDR` listener.
+//!
+//! Request metrics are recorded by [`track_requests`], labelled by the matched
+//! route *pattern* (never the raw path, which would explode cardinality) and
+//! the status class. Pool gauges are read from every connection pool when the
+//! metrics are scraped.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::web;
+use prometheus::{
+    Encoder as _, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+};
+
+use crate::db::DbPools;
+
+/// All metrics of one running instance.
+#[derive(Clone, Debug)]
+pub struct Metrics {
+    registry: Registry,
+    request_duration: HistogramVec,
+    requests_total: IntCounterVec,
+    in_flight: IntGauge,
+    pool_size: IntGauge,
+    pool_idle: IntGauge,
+    pool_waiting: IntGauge,
+    pool_max: IntGauge,
+    pools: DbPools,
+}
+
+impl Metrics {
+    /// Create the registry and every metric.
+    ///
+    /// # Errors
+    /// Only if two metrics were registered under one name (a programming error).
+    pub fn new(pools: DbPools) -> Result<Self, prometheus::Error> {
+        let registry = Registry::new_custom(Some("pierre".to_owned()), None)?;
+        let request_duration = HistogramVec::new(
+            HistogramOpts::new(
+                "http_request_duration_seconds",
+                "Time to answer an HTTP request, by route pattern and status class",
+            )
+            .buckets(vec![
+                0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                10.0,
+            ]),
+            &["method", "route", "status"],
+        )?;
+        let requests_total = IntCounterVec::new(
+            Opts::new(
+                "http_requests_total",
+                "HTTP requests answered, by route pattern and status class",
+            ),
+            &["method", "route", "status"],
+        )?;
+        let in_flight = IntGauge::new(
+            "http_requests_in_flight",
+            "HTTP requests being answered now",
+        )?;
+        let pool_size = IntGauge::new(
+            "db_pool_connections",
+            "Open database connections, all pools",
+        )?;
+        let pool_idle = IntGauge::new(
+            "db_pool_idle_connections",
+            "Idle database connections, all pools",
+        )?;
+        let pool_waiting = IntGauge::new(
+            "db_pool_waiting_requests",
+            "Requests waiting for a database connection",
+        )?;
+        let pool_max = IntGauge::new(
+            "db_pool_max_connections",
+            "Configured maximum database connections, all pools",
+        )?;
+        registry.register(Box::new(request_duration.clone()))?;
+        registry.register(Box::new(requests_total.clone()))?;
+        registry.register(Box::new(in_flight.clone()))?;
+        registry.register(Box::new(pool_size.clone()))?;
+        registry.register(Box::new(pool_idle.clone()))?;
+        registry.register(Box::new(pool_waiting.clone()))?;
+        registry.register(Box::new(pool_max.clone()))?;
+        registry.register(Box::new(
+            prometheus::process_collector::ProcessCollector::new(
+                std::process::id().cast_signed(),
+                "pierre",
+            ),
+        ))?;
+        Ok(Self {
+            registry,
+            request_duration,
+            requests_total,
+            in_flight,
+            pool_size,
+            pool_idle,
+            pool_waiting,
+            pool_max,
+            pools,
+        })
+    }
+
+    /// The registry, for subsystems that add their own metrics.
+    #[must_use]
+    pub const fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// Render every metric in the Prometheus text format.
+    #[must_use]
+    pub fn render(&self) -> String {
+        let stats = self.pools.stats();
+        self.pool_size.set(i64::from(stats.size));
+        self.pool_idle
+            .set(i64::try_from(stats.idle).unwrap_or(i64::MAX));
+        self.pool_waiting.set(stats.waiting);
+        self.pool_max.set(i64::from(stats.max));
+        let mut buffer = Vec::new();
+        if let Err(err) = TextEncoder::new().encode(&self.registry.gather(), &mut buffer) {
+            tracing::error!(error = %err, "could not encode metrics");
+        }
+        String::from_utf8(buffer).unwrap_or_default()
+    }
+
+    fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
+        let class = match status {
+            100..=199 => "1xx",
+            200..=299 => "2xx",
+            300..=399 => "3xx",
+            400..=499 => "4xx",
+            _ => "5xx",
+        };
+        let labels = [method, route, class];
+        self.request_duration
+            .with_label_values(&labels)
+            .observe(seconds);
+        self.requests_total.with_label_values(&labels).inc();
+    }
+}
+
+/// Middleware: time every request and count requests in flight.
+///
+/// # Errors
+/// Passes through the inner service's error unchanged.
+pub async fn track_requests(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let Some(metrics) = req
+        .app_data::<web::Data<Metrics>>()
+        .cloned()
+        .map(web::Data::into_inner)
+    else {
+        return next.call(req).await;
+    };
+    let method = req.method().as_str().to_owned();
+    let route = req
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let started = Instant::now();
+    metrics.in_flight.inc();
+    let _in_flight = InFlight(Arc::clone(&metrics));
+    let result = next.call(req).await;
+    let status = match &result {
+        Ok(res) => res.status().as_u16(),
+        Err(err) => err.as_response_error().status_code().as_u16(),
+    };
+    metrics.observe(&method, &route, status, started.elapsed().as_secs_f64());
+    result
+}
+
+/// Decrements the in-flight gauge however the request ends (even if dropped).
+struct InFlight(Arc<Metrics>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.dec();
+    }
+}
+
+/// `GET /metrics` on the metrics listener.
+pub async fn metrics_endpoint(metrics: web::Data<Metrics>) -> actix_web::HttpResponse {
+    actix_web::HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(metrics.render())
+}

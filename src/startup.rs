@@ -1,0 +1,215 @@
+//! Building and running the server.
+//!
+//! [`Application::build`] binds the public and metrics listeners (port 0 in
+//! tests), applies migrations when configured, and assembles the middleware
+//! stack. Each actix worker gets its own `AppState` with its own pool.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::middleware::{Compress, from_fn};
+use actix_web::{App, HttpServer, web};
+use anyhow::Context as _;
+use tracing_actix_web::TracingLogger;
+
+use crate::config::Settings;
+use crate::db::{self, Db, DbPools};
+use crate::error::AppError;
+use crate::metrics::{Metrics, metrics_endpoint, track_requests};
+use crate::state::AppState;
+use crate::telemetry::{PierreRootSpan, request_id};
+use crate::web::headers::security_headers;
+
+/// Connections kept for background work (periodic tasks) besides the workers' pools.
+const BACKGROUND_POOL_SIZE: u32 = 2;
+
+/// Extra routes mounted inside the full middleware stack (tests use this to
+/// exercise error paths that no production route triggers on demand).
+pub type ExtraRoutes = fn(&mut web::ServiceConfig);
+
+/// A built, bound, not yet running server.
+pub struct Application {
+    port: u16,
+    metrics_port: u16,
+    server: Server,
+    metrics_server: Server,
+    pools: DbPools,
+    background: Db,
+}
+
+impl Application {
+    /// Build with the production routes only.
+    ///
+    /// # Errors
+    /// If a listener cannot be bound or migrations fail.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        Self::build_with(settings, None).await
+    }
+
+    /// Build, optionally mounting extra routes (tests).
+    ///
+    /// # Errors
+    /// If a listener cannot be bound or migrations fail.
+    pub async fn build_with(
+        settings: Settings,
+        extra: Option<ExtraRoutes>,
+    ) -> anyhow::Result<Self> {
+        let settings = Arc::new(settings);
+        let options =
+            db::connect_options(&settings.database).context("DATABASE_URL could not be used")?;
+        let pools = DbPools::default();
+        let background = pools.create(&settings.database, options.clone(), BACKGROUND_POOL_SIZE);
+        if settings.database.migrate_on_start {
+            db::migrate(background.pool())
+                .await
+                .context("could not apply database migrations")?;
+        }
+
+        let listener =
+            TcpListener::bind((settings.http_host, settings.http_port)).with_context(|| {
+                format!(
+                    "could not listen on {}:{}",
+                    settings.http_host, settings.http_port
+                )
+            })?;
+        let port = listener.local_addr()?.port();
+        let metrics_listener = TcpListener::bind(settings.metrics_addr).with_context(|| {
+            format!("could not listen on METRICS_ADDR {}", settings.metrics_addr)
+        })?;
+        let metrics_port = metrics_listener.local_addr()?.port();
+
+        let metrics = web::Data::new(Metrics::new(pools.clone())?);
+        let workers = settings.http_workers;
+        let per_worker = per_worker_connections(settings.database.max_connections, workers);
+        let https = settings.is_https();
+        let max_body = settings.max_body_bytes;
+
+        let server = {
+            let settings = Arc::clone(&settings);
+            let pools = pools.clone();
+            let metrics = metrics.clone();
+            HttpServer::new(move || {
+                let state = AppState {
+                    db: pools.create(&settings.database, options.clone(), per_worker),
+                    settings: Arc::clone(&settings),
+                };
+                App::new()
+                    .app_data(web::Data::new(state))
+                    .app_data(metrics.clone())
+                    .app_data(web::PayloadConfig::new(max_body))
+                    .app_data(web::FormConfig::default().limit(max_body))
+                    .app_data(web::JsonConfig::default().limit(max_body))
+                    .configure(crate::web::configure)
+                    .configure(|cfg| {
+                        if let Some(extra) = extra {
+                            extra(cfg);
+                        }
+                    })
+                    .default_service(web::to(not_found))
+                    .wrap(from_fn(crate::error::render_error_pages))
+                    .wrap(Compress::default())
+                    .wrap(security_headers(https))
+                    .wrap(TracingLogger::<PierreRootSpan>::new())
+                    .wrap(from_fn(track_requests))
+                    .wrap(from_fn(request_id))
+            })
+            .workers(workers)
+            .listen(listener)?
+            .run()
+        };
+
+        let metrics_server = HttpServer::new(move || {
+            App::new()
+                .app_data(metrics.clone())
+                .route("/metrics", web::get().to(metrics_endpoint))
+        })
+        .workers(1)
+        .listen(metrics_listener)?
+        .run();
+
+        tracing::info!(
+            port,
+            metrics_port,
+            workers,
+            connections_per_worker = per_worker,
+            public_url = %settings.public_url,
+            "Pierre is listening"
+        );
+        Ok(Self {
+            port,
+            metrics_port,
+            server,
+            metrics_server,
+            pools,
+            background,
+        })
+    }
+
+    /// The bound public port.
+    #[must_use]
+    pub const fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The bound metrics port.
+    #[must_use]
+    pub const fn metrics_port(&self) -> u16 {
+        self.metrics_port
+    }
+
+    /// The background pool (periodic tasks, tests).
+    #[must_use]
+    pub const fn background_db(&self) -> &Db {
+        &self.background
+    }
+
+    /// Serve until a shutdown signal, then close every pool.
+    ///
+    /// # Errors
+    /// If either server fails.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let metrics_handle = self.metrics_server.handle();
+        let result = tokio::select! {
+            result = self.server => result,
+            result = self.metrics_server => result,
+        };
+        metrics_handle.stop(true).await;
+        self.pools.close_all().await;
+        Ok(result?)
+    }
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application")
+            .field("port", &self.port)
+            .field("metrics_port", &self.metrics_port)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Split the instance's connection budget between the workers, keeping
+/// [`BACKGROUND_POOL_SIZE`] for background work; at least one per worker.
+#[must_use]
+pub fn per_worker_connections(total: u32, workers: usize) -> u32 {
+    let workers = u32::try_from(workers).unwrap_or(u32::MAX).max(1);
+    (total.saturating_sub(BACKGROUND_POOL_SIZE) / workers).max(1)
+}
+
+async fn not_found() -> Result<actix_web::HttpResponse, AppError> {
+    Err(AppError::NotFound)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::per_worker_connections;
+
+    #[test]
+    fn the_connection_budget_is_split_between_workers() {
+        assert_eq!(per_worker_connections(20, 2), 9);
+        assert_eq!(per_worker_connections(20, 1), 18);
+        assert_eq!(per_worker_connections(2, 4), 1);
+        assert_eq!(per_worker_connections(10_000, 0), 9_998);
+    }
+}

@@ -1,0 +1,18 @@
+//! State shared with handlers through `web::Data<AppState>`.
+//!
+//! One `AppState` is built per actix worker (inside the `HttpServer::new`
+//! closure), each with its own small connection pool.
+
+use std::sync::Arc;
+
+use crate::config::Settings;
+use crate::db::Db;
+
+/// Per-worker application state.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// This worker's connection pool.
+    pub db: Db,
+    /// Settings, shared read-only by every worker.
+    pub settings: Arc<Settings>,
+}

@@ -1,0 +1,21 @@
+//! HTTP only: extract → call domain/db → render. One module per feature,
+//! each with a `configure` function; [`configure`] mounts them all.
+//!
+//! Routes are registered as `web::resource(path).route(web::get()...)`, never
+//! `cfg.route(path, ...)`: the latter puts the method guard on the resource, so
+//! a wrong method would answer 404 instead of 405.
+
+pub mod assets;
+pub mod headers;
+pub mod health;
+pub mod layout;
+pub mod pages;
+
+use actix_web::web;
+
+/// Every public route of the application.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/static/{hash}/{path:.+}").route(web::get().to(assets::serve)));
+    health::configure(cfg);
+    pages::configure(cfg);
+}

@@ -1,0 +1,1 @@
+// Small enhancements htmx cannot do. No inline script anywhere (CSP).
