@@ -1,0 +1,19 @@
+//! One integration-test binary: a real server on a bound port, a fresh
+//! PostgreSQL database per test, real HTTP.
+
+// Test helpers outside #[test] functions fail loudly by design.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: a failed assertion is the report"
+)]
+
+mod cli;
+mod database;
+mod errors;
+mod headers;
+mod health;
+mod metrics;
+mod static_assets;
+mod support;
