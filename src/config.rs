@@ -143,6 +143,10 @@ pub struct Settings {
     pub metrics_addr: SocketAddr,
     /// Largest request body accepted, in bytes (uploads use their own limits).
     pub max_body_bytes: usize,
+    /// A session unused this long ends.
+    pub session_idle: Duration,
+    /// A session ends this long after sign-in, used or not.
+    pub session_absolute: Duration,
 }
 
 impl Settings {
@@ -248,6 +252,31 @@ impl Settings {
             ));
         }
 
+        let session_idle = env.seconds_in(
+            "SESSION_IDLE_TIMEOUT_SECS",
+            12.0 * 3600.0,
+            60.0,
+            30.0 * 86_400.0,
+        )?;
+        let session_absolute = env.seconds_in(
+            "SESSION_ABSOLUTE_TIMEOUT_SECS",
+            14.0 * 86_400.0,
+            60.0,
+            365.0 * 86_400.0,
+        )?;
+        if session_absolute < session_idle {
+            return Err(ConfigError::new(
+                "SESSION_ABSOLUTE_TIMEOUT_SECS",
+                "must be at least SESSION_IDLE_TIMEOUT_SECS",
+            ));
+        }
+        if environment.is_production() && public_url.scheme() != "https" {
+            return Err(ConfigError::new(
+                "PIERRE_PUBLIC_URL",
+                "must be an https:// URL in production (cookies are Secure and HSTS is sent)",
+            ));
+        }
+
         Ok(Self {
             environment,
             database,
@@ -262,6 +291,8 @@ impl Settings {
             trusted_proxies,
             metrics_addr,
             max_body_bytes,
+            session_idle,
+            session_absolute,
         })
     }
 
@@ -269,6 +300,17 @@ impl Settings {
     #[must_use]
     pub fn is_https(&self) -> bool {
         self.public_url.scheme() == "https"
+    }
+
+    /// Cookie name for the session: `__Host-` prefixed (which requires
+    /// `Secure`) behind HTTPS; plain in development over plain HTTP.
+    #[must_use]
+    pub fn session_cookie_name(&self) -> &'static str {
+        if self.is_https() {
+            "__Host-pierre_session"
+        } else {
+            "pierre_session"
+        }
     }
 
     /// The public origin (`scheme://host[:port]`), for same-origin checks.
@@ -304,6 +346,23 @@ impl Env<'_> {
             raw.parse()
                 .map_err(|_| ConfigError::new(name, format!("must be {expected} (got {raw:?})")))
         })
+    }
+
+    fn seconds_in(
+        &self,
+        name: &'static str,
+        default: f64,
+        min: f64,
+        max: f64,
+    ) -> Result<Duration, ConfigError> {
+        let value: f64 = self.parse_or(name, default, "a number of seconds such as 43200")?;
+        if !(value.is_finite() && value >= min && value <= max) {
+            return Err(ConfigError::new(
+                name,
+                format!("must be a number of seconds from {min} to {max} (got {value})"),
+            ));
+        }
+        Ok(Duration::from_secs_f64(value))
     }
 
     fn seconds(&self, name: &'static str, default: f64) -> Result<Duration, ConfigError> {
@@ -537,6 +596,9 @@ mod tests {
         assert_eq!(s.public_url.as_str(), "http://127.0.0.1:8081/");
         assert!(s.cors_allowed_origins.is_empty());
         assert!(s.trusted_proxies.is_empty());
+        assert_eq!(s.session_idle, Duration::from_hours(12));
+        assert_eq!(s.session_absolute, Duration::from_hours(14 * 24));
+        assert_eq!(s.session_cookie_name(), "pierre_session");
     }
 
     #[test]
@@ -566,6 +628,8 @@ mod tests {
             ("METRICS_ADDR", "9091"),
             ("RUST_LOG", "pierre=[["),
             ("PIERRE_MIGRATE_ON_START", "maybe"),
+            ("SESSION_IDLE_TIMEOUT_SECS", "5"),
+            ("SESSION_ABSOLUTE_TIMEOUT_SECS", "120"),
         ];
         for (var, value) in cases {
             let err = settings(&[(var, value)]).unwrap_err();
@@ -588,7 +652,15 @@ mod tests {
         ])
         .unwrap();
         assert!(s.is_https());
+        assert_eq!(s.session_cookie_name(), "__Host-pierre_session");
         assert!(!s.secret_key_generated);
+        let err = settings(&[
+            ("PIERRE_ENV", "production"),
+            ("PIERRE_SECRET_KEY", &key),
+            ("PIERRE_PUBLIC_URL", "http://pierre.example.org"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.var, "PIERRE_PUBLIC_URL");
         assert_eq!(s.public_origin(), "https://pierre.example.org");
     }
 

@@ -15,7 +15,7 @@ use std::time::Duration;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
-use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage as _, HttpResponse, ResponseError};
 use askama::Template as _;
@@ -39,6 +39,9 @@ pub enum AppError {
     /// The request is malformed.
     #[error("{0}")]
     BadRequest(String),
+    /// Not signed in: go to the sign-in page, then come back to `next`.
+    #[error("Please sign in to continue.")]
+    SignInRequired { next: Option<String> },
     /// Signed in, but not allowed.
     #[error("You do not have access to this page.")]
     Forbidden,
@@ -88,6 +91,7 @@ impl ResponseError for AppError {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::SignInRequired { .. } => StatusCode::SEE_OTHER,
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
@@ -109,6 +113,22 @@ impl ResponseError for AppError {
             Self::Unavailable => {
                 res.headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+            }
+            Self::SignInRequired { next } => {
+                let location = next.as_deref().map_or_else(
+                    || "/login".to_owned(),
+                    |next| {
+                        let encoded: String =
+                            url::form_urlencoded::byte_serialize(next.as_bytes()).collect();
+                        format!("/login?next={encoded}")
+                    },
+                );
+                if let Ok(value) = HeaderValue::from_str(&location) {
+                    res.headers_mut().insert(header::LOCATION, value.clone());
+                    // htmx follows a 303 inside its request; this makes it navigate instead.
+                    res.headers_mut()
+                        .insert(HeaderName::from_static("hx-redirect"), value);
+                }
             }
             _ => {}
         }

@@ -2,6 +2,8 @@
 //!
 //! See `docs/ARCHITECTURE.md` for how the modules fit together.
 
+pub mod auth;
+pub mod clock;
 pub mod config;
 pub mod db;
 pub mod error;

@@ -13,6 +13,15 @@ use actix_web::{App, HttpServer, web};
 use anyhow::Context as _;
 use tracing_actix_web::TracingLogger;
 
+use actix_session::SessionMiddleware;
+use actix_session::config::{CookieContentSecurity, PersistentSession, TtlExtensionPolicy};
+use actix_web::cookie::time::Duration as CookieDuration;
+use actix_web::cookie::{Key, SameSite};
+use chrono::TimeDelta;
+
+use crate::auth::password::PasswordHasher;
+use crate::auth::session_store::{PgSessionStore, SessionTimeouts, delete_expired};
+use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::{self, Db, DbPools};
 use crate::error::AppError;
@@ -27,6 +36,14 @@ const BACKGROUND_POOL_SIZE: u32 = 2;
 /// Extra routes mounted inside the full middleware stack (tests use this to
 /// exercise error paths that no production route triggers on demand).
 pub type ExtraRoutes = fn(&mut web::ServiceConfig);
+
+/// What tests may change about how the application is built.
+#[derive(Debug, Clone, Default)]
+pub struct BuildOptions {
+    pub extra_routes: Option<ExtraRoutes>,
+    /// The clock; tests pass one they can move forward.
+    pub clock: Clock,
+}
 
 /// A built, bound, not yet running server.
 pub struct Application {
@@ -44,17 +61,18 @@ impl Application {
     /// # Errors
     /// If a listener cannot be bound or migrations fail.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        Self::build_with(settings, None).await
+        Self::build_with(settings, BuildOptions::default()).await
     }
 
     /// Build, optionally mounting extra routes (tests).
     ///
     /// # Errors
     /// If a listener cannot be bound or migrations fail.
-    pub async fn build_with(
-        settings: Settings,
-        extra: Option<ExtraRoutes>,
-    ) -> anyhow::Result<Self> {
+    pub async fn build_with(settings: Settings, options: BuildOptions) -> anyhow::Result<Self> {
+        let BuildOptions {
+            extra_routes: extra,
+            clock,
+        } = options;
         let settings = Arc::new(settings);
         let options =
             db::connect_options(&settings.database).context("DATABASE_URL could not be used")?;
@@ -84,6 +102,15 @@ impl Application {
         let per_worker = per_worker_connections(settings.database.max_connections, workers);
         let https = settings.is_https();
         let max_body = settings.max_body_bytes;
+        let hasher = PasswordHasher::default();
+        let timeouts = SessionTimeouts {
+            idle: TimeDelta::from_std(settings.session_idle).unwrap_or(TimeDelta::hours(12)),
+            absolute: TimeDelta::from_std(settings.session_absolute).unwrap_or(TimeDelta::days(14)),
+        };
+        spawn_cleanup(background.clone(), clock.clone());
+        // The session cookie is signed with a key derived (HKDF) from
+        // PIERRE_SECRET_KEY, so every worker and every instance accept it.
+        let cookie_key = Key::derive_from(settings.secret_key.expose());
 
         let server = {
             let settings = Arc::clone(&settings);
@@ -93,7 +120,24 @@ impl Application {
                 let state = AppState {
                     db: pools.create(&settings.database, options.clone(), per_worker),
                     settings: Arc::clone(&settings),
+                    clock: clock.clone(),
+                    hasher: hasher.clone(),
                 };
+                let store = PgSessionStore::new(state.db.pool().clone(), clock.clone(), timeouts);
+                let sessions = SessionMiddleware::builder(store, cookie_key.clone())
+                    .cookie_name(settings.session_cookie_name().to_owned())
+                    .cookie_secure(https)
+                    .cookie_http_only(true)
+                    .cookie_same_site(SameSite::Lax)
+                    .cookie_path("/".to_owned())
+                    .cookie_domain(None)
+                    .cookie_content_security(CookieContentSecurity::Signed)
+                    .session_lifecycle(
+                        PersistentSession::default()
+                            .session_ttl(CookieDuration::seconds(timeouts.absolute.num_seconds()))
+                            .session_ttl_extension_policy(TtlExtensionPolicy::OnStateChanges),
+                    )
+                    .build();
                 App::new()
                     .app_data(web::Data::new(state))
                     .app_data(metrics.clone())
@@ -107,6 +151,8 @@ impl Application {
                         }
                     })
                     .default_service(web::to(not_found))
+                    .wrap(sessions)
+                    .wrap(from_fn(crate::auth::csrf::protect))
                     .wrap(from_fn(crate::error::render_error_pages))
                     .wrap(Compress::default())
                     .wrap(security_headers(https))
@@ -187,6 +233,27 @@ impl std::fmt::Debug for Application {
             .field("metrics_port", &self.metrics_port)
             .finish_non_exhaustive()
     }
+}
+
+/// Remove expired sessions and old throttling records every ten minutes.
+fn spawn_cleanup(db: Db, clock: Clock) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_mins(10));
+        loop {
+            every.tick().await;
+            let now = clock.now();
+            match delete_expired(db.pool(), now).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(removed = n, "expired sessions removed"),
+                Err(err) => tracing::warn!(error = %err, "could not remove expired sessions"),
+            }
+            if let Ok(mut conn) = db.pool().acquire().await
+                && let Err(err) = crate::db::attempts::delete_old(&mut conn, now).await
+            {
+                tracing::warn!(error = %err, "could not remove old sign-in attempts");
+            }
+        }
+    });
 }
 
 /// Split the instance's connection budget between the workers, keeping

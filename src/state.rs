@@ -5,6 +5,8 @@
 
 use std::sync::Arc;
 
+use crate::auth::password::PasswordHasher;
+use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::Db;
 
@@ -15,4 +17,8 @@ pub struct AppState {
     pub db: Db,
     /// Settings, shared read-only by every worker.
     pub settings: Arc<Settings>,
+    /// "Now", controllable in tests.
+    pub clock: Clock,
+    /// Password hashing, off the async threads; shared by every worker.
+    pub hasher: PasswordHasher,
 }

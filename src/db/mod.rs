@@ -10,6 +10,10 @@
 //! "no connection available" to [`crate::error::AppError::Unavailable`] (a 503
 //! with `Retry-After`) instead of a hang or a 500.
 
+pub mod attempts;
+pub mod audit;
+pub mod users;
+
 use std::ops::{Deref, DerefMut};
 use std::str::FromStr as _;
 use std::sync::atomic::{AtomicI64, Ordering};

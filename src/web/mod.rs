@@ -5,7 +5,10 @@
 //! `cfg.route(path, ...)`: the latter puts the method guard on the resource, so
 //! a wrong method would answer 404 instead of 405.
 
+pub mod account;
 pub mod assets;
+pub mod auth;
+pub mod forms;
 pub mod headers;
 pub mod health;
 pub mod layout;
@@ -18,4 +21,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/static/{hash}/{path:.+}").route(web::get().to(assets::serve)));
     health::configure(cfg);
     pages::configure(cfg);
+    auth::configure(cfg);
+    account::configure(cfg);
 }

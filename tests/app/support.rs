@@ -8,8 +8,9 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use pierre::clock::Clock;
 use pierre::config::Settings;
-use pierre::startup::{Application, ExtraRoutes};
+use pierre::startup::{Application, BuildOptions, ExtraRoutes};
 use sqlx::{Connection as _, PgConnection, PgPool};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::Mutex;
@@ -69,6 +70,8 @@ pub struct TestApp {
     pub db: PgPool,
     /// An HTTP client that does not follow redirects and keeps cookies.
     pub client: reqwest::Client,
+    /// The application's clock: tests move it forward instead of sleeping.
+    pub clock: Clock,
 }
 
 /// Options for [`TestApp::spawn_with`].
@@ -102,20 +105,23 @@ impl TestApp {
         }
         let settings = Settings::from_map(&vars).expect("test settings are valid");
         pierre::telemetry::init_tracing(settings.environment, &settings.log_filter);
-        let app = Application::build_with(settings, options.extra)
-            .await
-            .expect("the application builds");
+        let clock = Clock::system();
+        let app = Application::build_with(
+            settings,
+            BuildOptions {
+                extra_routes: options.extra,
+                clock: clock.clone(),
+            },
+        )
+        .await
+        .expect("the application builds");
         let port = app.port();
         let metrics_port = app.metrics_port();
         tokio::spawn(app.run_until_stopped());
         let db = PgPool::connect(&direct_url)
             .await
             .expect("connect to the test database");
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .cookie_store(true)
-            .build()
-            .expect("HTTP client");
+        let client = new_client();
         Self {
             address: format!("http://127.0.0.1:{port}"),
             metrics_address: format!("http://127.0.0.1:{metrics_port}"),
@@ -123,6 +129,7 @@ impl TestApp {
             database,
             db,
             client,
+            clock,
         }
     }
 
@@ -148,6 +155,15 @@ impl TestApp {
             .await
             .expect("metrics body")
     }
+}
+
+/// A browser-like client: keeps cookies, does not follow redirects.
+pub fn new_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .build()
+        .expect("HTTP client")
 }
 
 /// Parse an HTML body.
