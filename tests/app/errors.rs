@@ -94,9 +94,11 @@ async fn unknown_paths_get_the_404_page() {
 #[tokio::test]
 async fn a_wrong_method_gets_the_405_page() {
     let app = TestApp::spawn().await;
+    let token = app.csrf_token(&app.client).await;
     let res = app
         .client
         .delete(app.url("/health/live"))
+        .header("X-CSRF-Token", token)
         .send()
         .await
         .unwrap();
@@ -127,10 +129,14 @@ async fn invalid_input_gets_the_422_page_with_the_specific_message() {
         "The date must be in the past."
     );
 
+    let token = app.csrf_token(&app.client).await;
     let res = app
         .client
         .post(app.url("/theme"))
-        .form(&[("theme", "<script>alert(1)</script>")])
+        .form(&[
+            ("theme", "<script>alert(1)</script>"),
+            ("csrf_token", &token),
+        ])
         .send()
         .await
         .unwrap();

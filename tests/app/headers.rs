@@ -43,7 +43,14 @@ async fn every_kind_of_response_carries_the_security_headers() {
     assert_security_headers(&app.get(&css).await, "static file");
     assert_security_headers(&app.get("/missing").await, "404 page");
     assert_security_headers(&app.get("/health/ready").await, "JSON");
-    let res = app.client.put(app.url("/")).send().await.unwrap();
+    let token = app.csrf_token(&app.client).await;
+    let res = app
+        .client
+        .put(app.url("/"))
+        .header("X-CSRF-Token", token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 405);
     assert_security_headers(&res, "405 page");
     // Plain HTTP: no HSTS.

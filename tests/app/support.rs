@@ -145,6 +145,19 @@ impl TestApp {
             .expect("request sent")
     }
 
+    /// The anti-forgery token this client's pages carry (from the sign-in form).
+    pub async fn csrf_token(&self, client: &reqwest::Client) -> String {
+        let body = client
+            .get(self.url("/login"))
+            .send()
+            .await
+            .expect("GET /login")
+            .text()
+            .await
+            .expect("body");
+        csrf_in(&body).expect("the page carries a csrf_token")
+    }
+
     pub async fn metrics(&self) -> String {
         self.client
             .get(format!("{}/metrics", self.metrics_address))
@@ -164,6 +177,22 @@ pub fn new_client() -> reqwest::Client {
         .cookie_store(true)
         .build()
         .expect("HTTP client")
+}
+
+/// The value of the first `csrf_token` field (or meta tag) in a page.
+pub fn csrf_in(body: &str) -> Option<String> {
+    let doc = html(body);
+    let field = scraper::Selector::parse("input[name=csrf_token]").expect("selector");
+    let meta = scraper::Selector::parse("meta[name=csrf-token]").expect("selector");
+    doc.select(&field)
+        .next()
+        .and_then(|el| el.value().attr("value"))
+        .or_else(|| {
+            doc.select(&meta)
+                .next()
+                .and_then(|el| el.value().attr("content"))
+        })
+        .map(str::to_owned)
 }
 
 /// Parse an HTML body.
