@@ -37,6 +37,9 @@ pub const USER_AGENT_KEY: &str = "ua";
 pub const IP_KEY: &str = "ip";
 /// Computed entry: the user loaded with the session.
 pub const USER_KEY: &str = "__user";
+/// Computed entry: base64url of this session's stored id hash (to mark "this
+/// device" in the sessions list and to keep it when ending the others).
+pub const SESSION_ID_KEY: &str = "__sid";
 /// Computed entry: the session could not be loaded because the database is down.
 pub const UNAVAILABLE_KEY: &str = "__unavailable";
 
@@ -187,6 +190,11 @@ impl SessionStore for PgSessionStore {
                 _ => None,
             })
             .collect();
+        let id_hash = hash_key(session_key.as_ref());
+        state.insert(
+            SESSION_ID_KEY.to_owned(),
+            serde_json::to_string(&URL_SAFE_NO_PAD.encode(id_hash)).map_err(|err| LoadError::Other(err.into()))?,
+        );
         if row.user_id.is_some() {
             // A session whose user is gone or disabled is no session at all.
             match (row.email, row.display_name, row.disabled) {

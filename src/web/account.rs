@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use crate::auth::csrf::CsrfToken;
 use crate::auth::password::{self, Verified};
-use crate::auth::session_store::hash_key;
+use crate::auth::session_store::SESSION_ID_KEY;
 use crate::auth::{CurrentUser, client_ip, describe_device, user_agent};
 use crate::db::audit::{self, NewEvent, event};
 use crate::db::users;
@@ -49,10 +49,13 @@ fn token(req: &HttpRequest) -> String {
         .unwrap_or_default()
 }
 
-/// The current session's key hash, from the session cookie.
-fn current_key_hash(req: &HttpRequest, state: &AppState) -> Option<Vec<u8>> {
-    req.cookie(state.settings.session_cookie_name())
-        .map(|cookie| hash_key(cookie.value()))
+/// The current session's stored id hash.
+fn current_key_hash(user: &CurrentUser) -> Option<Vec<u8>> {
+    user.session
+        .get::<String>(SESSION_ID_KEY)
+        .ok()
+        .flatten()
+        .and_then(|encoded| URL_SAFE_NO_PAD.decode(encoded).ok())
 }
 
 #[derive(Template)]
@@ -254,7 +257,7 @@ async fn security_view(
     let mut conn = state.db.conn().await?;
     let listed = users::sessions(&mut conn, user.id(), state.clock.now()).await;
     let rows = conn.check(listed)?;
-    let current = current_key_hash(req, state);
+    let current = current_key_hash(&user);
     let sessions = rows
         .into_iter()
         .map(|row| SessionView {
@@ -329,7 +332,7 @@ async fn change_password(
         };
     }
     let hash = state.hasher.hash(form.new_password).await?;
-    let keep = current_key_hash(&req, &state);
+    let keep = current_key_hash(&user);
     let mut tx = state.db.pool().begin().await?;
     users::set_password_hash(&mut tx, user.id(), &hash).await?;
     let ended = users::end_sessions(&mut tx, user.id(), keep.as_deref()).await?;
@@ -412,7 +415,7 @@ async fn end_other_sessions(
     state: web::Data<AppState>,
     user: CurrentUser,
 ) -> Result<HttpResponse, AppError> {
-    let keep = current_key_hash(&req, &state);
+    let keep = current_key_hash(&user);
     let mut tx = state.db.pool().begin().await?;
     let ended = users::end_sessions(&mut tx, user.id(), keep.as_deref()).await?;
     let ip = client_ip(&req, &state.settings)

@@ -9,6 +9,7 @@
     reason = "test code: a failed assertion is the report"
 )]
 
+mod accounts;
 mod cli;
 mod database;
 mod errors;

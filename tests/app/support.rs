@@ -145,17 +145,17 @@ impl TestApp {
             .expect("request sent")
     }
 
-    /// The anti-forgery token this client's pages carry (from the sign-in form).
+    /// The anti-forgery token this client's pages carry (the sign-in form,
+    /// or the profile form once signed in).
     pub async fn csrf_token(&self, client: &reqwest::Client) -> String {
-        let body = client
-            .get(self.url("/login"))
-            .send()
-            .await
-            .expect("GET /login")
-            .text()
-            .await
-            .expect("body");
-        csrf_in(&body).expect("the page carries a csrf_token")
+        for path in ["/login", "/settings/profile"] {
+            let res = client.get(self.url(path)).send().await.expect("GET");
+            if res.status() == 200 {
+                let body = res.text().await.expect("body");
+                return csrf_in(&body).expect("the page carries a csrf_token");
+            }
+        }
+        panic!("no page with a csrf_token");
     }
 
     pub async fn metrics(&self) -> String {
