@@ -193,7 +193,8 @@ impl SessionStore for PgSessionStore {
         let id_hash = hash_key(session_key.as_ref());
         state.insert(
             SESSION_ID_KEY.to_owned(),
-            serde_json::to_string(&URL_SAFE_NO_PAD.encode(id_hash)).map_err(|err| LoadError::Other(err.into()))?,
+            serde_json::to_string(&URL_SAFE_NO_PAD.encode(id_hash))
+                .map_err(|err| LoadError::Other(err.into()))?,
         );
         if row.user_id.is_some() {
             // A session whose user is gone or disabled is no session at all.

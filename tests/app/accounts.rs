@@ -1036,3 +1036,88 @@ async fn one_address_is_throttled_across_accounts() {
     }
     assert_eq!(last, 429);
 }
+
+/// A writer that keeps everything logged, for inspection.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Self;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+#[tokio::test]
+async fn logs_of_a_sign_in_contain_neither_the_password_nor_the_session_id() {
+    // Each test runs in its own process under nextest; this subscriber is the
+    // process's global one (the app's own initialisation then does nothing).
+    let captured = Captured::default();
+    tracing_subscriber::fmt()
+        // Everything the server logs, at the most verbose level; the test's own
+        // HTTP client (which of course sees the cookie) is left out.
+        .with_env_filter(
+            "trace,cookie_store=off,reqwest=off,hyper=off,hyper_util=off,h2=off,rustls=off",
+        )
+        .with_writer(captured.clone())
+        .with_ansi(false)
+        .init();
+    let app = TestApp::spawn().await;
+    create_user(&app, "ana@example.org", &["athlete"]).await;
+    let client = new_client();
+    let bad = login(&app, &client, "ana@example.org", "wrong-but-secret-guess").await;
+    assert_eq!(bad.status(), 422);
+    let res = login(&app, &client, "ana@example.org", PASSWORD).await;
+    assert_eq!(res.status(), 303);
+    let cookie = session_cookie(&res, "pierre_session").unwrap();
+    let value = cookie.trim_start_matches("pierre_session=").to_owned();
+    assert_eq!(
+        client
+            .get(app.url("/dashboard"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.contains("http_request"),
+        "the capture works: {} bytes",
+        logs.len()
+    );
+    assert!(!logs.contains(PASSWORD), "password in logs");
+    assert!(
+        !logs.contains("wrong-but-secret-guess"),
+        "password guess in logs"
+    );
+    let decoded: String = url::form_urlencoded::parse(format!("v={value}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap();
+    // The session key is the part after the signature.
+    for needle in [
+        value.as_str(),
+        decoded.as_str(),
+        &decoded[decoded.len().saturating_sub(43)..],
+    ] {
+        if let Some(at) = logs.find(needle) {
+            let start = logs[..at].rfind('\n').unwrap_or(0);
+            panic!(
+                "session id in logs: {}",
+                &logs[start..(at + 200).min(logs.len())]
+            );
+        }
+    }
+}

@@ -16,5 +16,6 @@ mod errors;
 mod headers;
 mod health;
 mod metrics;
+mod security;
 mod static_assets;
 mod support;

@@ -1,0 +1,339 @@
+//! Authorisation and CSRF over every registered route.
+//!
+//! `ROUTES` is the expected behaviour of every route for every kind of
+//! visitor. The test first reads the route registrations out of `src/web/`
+//! (every `web::resource("…")` and its methods) and fails if a registered
+//! route is missing from the table, so a new route cannot slip in unreviewed.
+
+use std::collections::BTreeSet;
+
+use crate::accounts::signed_in;
+use crate::support::{TestApp, new_client};
+
+/// Who is asking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Who {
+    Anonymous,
+    Athlete,
+    Coach,
+    Admin,
+}
+
+const WHO: [Who; 4] = [Who::Anonymous, Who::Athlete, Who::Coach, Who::Admin];
+
+/// (method, registered pattern, concrete path, form body, expected status for
+/// anonymous, athlete, coach, admin). Unsafe requests carry a valid token.
+type Row = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+    [u16; 4],
+);
+
+const ROUTES: &[Row] = &[
+    ("GET", "/", "/", &[], [200, 200, 200, 200]),
+    ("GET", "/design", "/design", &[], [200, 200, 200, 200]),
+    (
+        "POST",
+        "/theme",
+        "/theme",
+        &[("theme", "dark")],
+        [303, 303, 303, 303],
+    ),
+    (
+        "GET",
+        "/static/{hash}/{path:.+}",
+        "/static/x/css/app.css",
+        &[],
+        [200, 200, 200, 200],
+    ),
+    (
+        "GET",
+        "/health/live",
+        "/health/live",
+        &[],
+        [200, 200, 200, 200],
+    ),
+    (
+        "GET",
+        "/health/ready",
+        "/health/ready",
+        &[],
+        [200, 200, 200, 200],
+    ),
+    ("GET", "/signup", "/signup", &[], [200, 303, 303, 303]),
+    ("POST", "/signup", "/signup", &[], [422, 422, 422, 422]),
+    ("GET", "/login", "/login", &[], [200, 303, 303, 303]),
+    ("POST", "/login", "/login", &[], [422, 422, 422, 422]),
+    ("GET", "/dashboard", "/dashboard", &[], [303, 200, 200, 200]),
+    (
+        "GET",
+        "/settings/profile",
+        "/settings/profile",
+        &[],
+        [303, 200, 200, 200],
+    ),
+    (
+        "POST",
+        "/settings/profile",
+        "/settings/profile",
+        &[],
+        [303, 422, 422, 422],
+    ),
+    (
+        "GET",
+        "/settings/security",
+        "/settings/security",
+        &[],
+        [303, 200, 200, 200],
+    ),
+    (
+        "POST",
+        "/settings/password",
+        "/settings/password",
+        &[],
+        [303, 422, 422, 422],
+    ),
+    (
+        "POST",
+        "/settings/sessions/end",
+        "/settings/sessions/end",
+        &[("session", "AAAA")],
+        [303, 404, 404, 404],
+    ),
+    (
+        "POST",
+        "/settings/sessions/end-others",
+        "/settings/sessions/end-others",
+        &[],
+        [303, 303, 303, 303],
+    ),
+    (
+        "GET",
+        "/settings/account",
+        "/settings/account",
+        &[],
+        [303, 200, 200, 200],
+    ),
+    (
+        "POST",
+        "/settings/account",
+        "/settings/account",
+        &[],
+        [303, 422, 422, 422],
+    ),
+    // Sign-out last: it ends the session used by the rows above.
+    ("POST", "/logout", "/logout", &[], [303, 303, 303, 303]),
+];
+
+/// Every (method, pattern) registered under `src/web/`.
+fn registered_routes() -> BTreeSet<(String, String)> {
+    let mut found = BTreeSet::new();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/web");
+    let mut files = vec![dir];
+    while let Some(path) = files.pop() {
+        if path.is_dir() {
+            files.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut rest = text.as_str();
+        while let Some(start) = rest.find("web::resource(\"") {
+            rest = &rest[start + "web::resource(\"".len()..];
+            let end = rest.find('"').unwrap();
+            let pattern = rest[..end].to_owned();
+            let chain_end = rest[end..]
+                .find("web::resource(\"")
+                .map_or(rest.len(), |i| i + end);
+            let chain = &rest[end..chain_end];
+            let chain = chain.split("\n}").next().unwrap();
+            for (needle, method) in [
+                ("web::get()", "GET"),
+                ("web::post()", "POST"),
+                ("web::put()", "PUT"),
+                ("web::patch()", "PATCH"),
+                ("web::delete()", "DELETE"),
+            ] {
+                if chain.contains(needle) {
+                    found.insert((method.to_owned(), pattern.clone()));
+                }
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn every_registered_route_is_in_the_authorisation_table() {
+    let registered = registered_routes();
+    assert!(
+        registered.len() >= 15,
+        "route scan found too little: {registered:?}"
+    );
+    let table: BTreeSet<(String, String)> = ROUTES
+        .iter()
+        .map(|(method, pattern, ..)| ((*method).to_owned(), (*pattern).to_owned()))
+        .collect();
+    let missing: Vec<_> = registered.difference(&table).collect();
+    assert!(
+        missing.is_empty(),
+        "routes without an authorisation row in tests/app/security.rs: {missing:?}"
+    );
+    let stale: Vec<_> = table.difference(&registered).collect();
+    assert!(
+        stale.is_empty(),
+        "rows for routes that no longer exist: {stale:?}"
+    );
+}
+
+async fn client_for(app: &TestApp, who: Who) -> reqwest::Client {
+    match who {
+        Who::Anonymous => new_client(),
+        Who::Athlete => signed_in(app, "athlete@example.org", &["athlete"]).await.0,
+        Who::Coach => {
+            signed_in(app, "coach@example.org", &["athlete", "coach"])
+                .await
+                .0
+        }
+        Who::Admin => {
+            signed_in(app, "admin@example.org", &["athlete", "admin"])
+                .await
+                .0
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_route_answers_each_kind_of_visitor_as_expected() {
+    let app = TestApp::spawn().await;
+    let mut failures = Vec::new();
+    for (index, who) in WHO.into_iter().enumerate() {
+        let client = client_for(&app, who).await;
+        let token = app.csrf_token(&client).await;
+        for (method, pattern, path, body, expected) in ROUTES {
+            let mut form: Vec<(&str, &str)> = body.to_vec();
+            form.push(("csrf_token", &token));
+            let request = match *method {
+                "GET" => client.get(app.url(path)),
+                "POST" => client.post(app.url(path)).form(&form),
+                other => panic!("add {other} to the test"),
+            };
+            let status = request.send().await.unwrap().status().as_u16();
+            if status != expected[index] {
+                failures.push(format!(
+                    "{who:?} {method} {pattern}: got {status}, expected {}",
+                    expected[index]
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+#[tokio::test]
+async fn every_unsafe_route_refuses_a_missing_foreign_or_cross_origin_token() {
+    let app = TestApp::spawn().await;
+    let (client, _) = signed_in(&app, "ana@example.org", &["athlete", "admin"]).await;
+    let (other, _) = signed_in(&app, "ben@example.org", &["athlete"]).await;
+    let own_token = app.csrf_token(&client).await;
+    let other_token = app.csrf_token(&other).await;
+    assert_ne!(own_token, other_token);
+    for (method, pattern, path, body, _) in ROUTES.iter().filter(|r| r.0 != "GET") {
+        let send = |token: Option<&str>, origin: Option<&str>, header: bool| {
+            let mut form: Vec<(&str, &str)> = body.to_vec();
+            if let (Some(token), false) = (token, header) {
+                form.push(("csrf_token", token));
+            }
+            let mut request = client.post(app.url(path)).form(&form);
+            if let (Some(token), true) = (token, header) {
+                request = request.header("X-CSRF-Token", token);
+            }
+            if let Some(origin) = origin {
+                request = request.header("Origin", origin);
+            }
+            request.send()
+        };
+        let what = format!("{method} {pattern}");
+        assert_eq!(
+            send(None, None, false).await.unwrap().status(),
+            403,
+            "{what}: no token"
+        );
+        assert_eq!(
+            send(Some(&other_token), None, false)
+                .await
+                .unwrap()
+                .status(),
+            403,
+            "{what}: another session's token"
+        );
+        assert_eq!(
+            send(Some(&other_token), None, true).await.unwrap().status(),
+            403,
+            "{what}: another session's token in the header"
+        );
+        assert_eq!(
+            send(Some("forged"), None, true).await.unwrap().status(),
+            403,
+            "{what}: forged header"
+        );
+        assert_eq!(
+            send(Some(&own_token), Some("https://evil.example"), false)
+                .await
+                .unwrap()
+                .status(),
+            403,
+            "{what}: foreign Origin"
+        );
+        let cross_site = client
+            .post(app.url(path))
+            .header("Sec-Fetch-Site", "cross-site")
+            .form(&[("csrf_token", own_token.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            cross_site.status(),
+            403,
+            "{what}: Sec-Fetch-Site cross-site"
+        );
+    }
+    // The same request with the right token and origin is not refused.
+    let res = client
+        .post(app.url("/theme"))
+        .header("Origin", app.address.clone())
+        .form(&[("theme", "dark"), ("csrf_token", own_token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+}
+
+#[tokio::test]
+async fn get_requests_never_change_state() {
+    let app = TestApp::spawn().await;
+    let (client, _) = signed_in(&app, "ana@example.org", &["athlete"]).await;
+    let before: i64 = sqlx::query_scalar!(r#"SELECT count(*) AS "n!" FROM audit_events"#)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    for (method, _, path, ..) in ROUTES.iter().filter(|r| r.0 == "GET") {
+        let _ = (method, client.get(app.url(path)).send().await.unwrap());
+    }
+    let after: i64 = sqlx::query_scalar!(r#"SELECT count(*) AS "n!" FROM audit_events"#)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(before, after);
+    // Still signed in: no GET signs out.
+    assert_eq!(
+        client
+            .get(app.url("/dashboard"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+}
