@@ -153,6 +153,7 @@ impl Application {
                     .default_service(web::to(not_found))
                     .wrap(sessions)
                     .wrap(from_fn(crate::auth::csrf::protect))
+                    .wrap(from_fn(crate::web::cors::cors))
                     .wrap(from_fn(crate::error::render_error_pages))
                     .wrap(Compress::default())
                     .wrap(security_headers(https))

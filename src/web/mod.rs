@@ -8,6 +8,7 @@
 pub mod account;
 pub mod assets;
 pub mod auth;
+pub mod cors;
 pub mod forms;
 pub mod headers;
 pub mod health;

@@ -337,3 +337,52 @@ async fn get_requests_never_change_state() {
         200
     );
 }
+
+#[tokio::test]
+async fn json_endpoints_are_same_origin_unless_the_origin_is_allowed() {
+    let app = TestApp::spawn_with(crate::support::Spawn {
+        vars: vec![("CORS_ALLOWED_ORIGINS", "https://partner.example.org".into())],
+        ..Default::default()
+    })
+    .await;
+    let ask = |origin: &'static str| {
+        app.client
+            .get(app.url("/health/ready"))
+            .header("Origin", origin)
+            .send()
+    };
+    let allowed = ask("https://partner.example.org").await.unwrap();
+    assert_eq!(
+        allowed.headers()["access-control-allow-origin"],
+        "https://partner.example.org"
+    );
+    let other = ask("https://evil.example").await.unwrap();
+    assert!(!other.headers().contains_key("access-control-allow-origin"));
+    // Preflight.
+    let preflight = |origin: &'static str| {
+        app.client
+            .request(reqwest::Method::OPTIONS, app.url("/health/ready"))
+            .header("Origin", origin)
+            .header("Access-Control-Request-Method", "GET")
+            .send()
+    };
+    let ok = preflight("https://partner.example.org").await.unwrap();
+    assert_eq!(ok.status(), 204);
+    assert_eq!(
+        ok.headers()["access-control-allow-origin"],
+        "https://partner.example.org"
+    );
+    assert_eq!(
+        preflight("https://evil.example").await.unwrap().status(),
+        403
+    );
+    // HTML pages never get CORS headers, even for an allowed origin.
+    let page = app
+        .client
+        .get(app.url("/"))
+        .header("Origin", "https://partner.example.org")
+        .send()
+        .await
+        .unwrap();
+    assert!(!page.headers().contains_key("access-control-allow-origin"));
+}
