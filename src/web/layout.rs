@@ -48,6 +48,46 @@ impl Theme {
     }
 }
 
+/// How a flash message looks and how urgently it is announced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlashLevel {
+    Success,
+    Info,
+    Warning,
+    Error,
+}
+
+impl FlashLevel {
+    /// The component modifier (`alert-success`, …) and toast kind.
+    #[must_use]
+    pub const fn kind(self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::Info => "info",
+            Self::Warning => "warning",
+            Self::Error => "error",
+        }
+    }
+
+    /// A short word read before the message by screen readers and shown as its title.
+    #[must_use]
+    pub const fn label(self) -> &'static str {
+        match self {
+            Self::Success => "Done",
+            Self::Info => "Note",
+            Self::Warning => "Warning",
+            Self::Error => "Error",
+        }
+    }
+}
+
+/// A one-time message shown at the top of the next page (after a redirect).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Flash {
+    pub level: FlashLevel,
+    pub message: String,
+}
+
 /// Layout data for one request.
 #[derive(Debug, Clone)]
 pub struct PageContext {
@@ -55,6 +95,14 @@ pub struct PageContext {
     pub request_id: String,
     /// The request path, for marking the current navigation entry.
     pub path: String,
+    /// The session's anti-forgery token. When present, `base.html` renders
+    /// `<meta name="csrf-token">` (htmx sends it as `X-CSRF-Token` on every
+    /// request) and forms built from the components add it as a hidden
+    /// `csrf_token` field. `None` until sessions exist.
+    pub csrf_token: Option<String>,
+    /// Flash messages to show in the layout's message area. Empty until
+    /// sessions exist (they will be taken from the session).
+    pub flashes: Vec<Flash>,
 }
 
 impl PageContext {
@@ -74,6 +122,8 @@ impl PageContext {
             theme,
             request_id,
             path: req.path().to_owned(),
+            csrf_token: None,
+            flashes: Vec::new(),
         }
     }
 
@@ -138,4 +188,11 @@ impl ErrorPage {
         }
         .render()
     }
+}
+
+/// For templates: the element id to use — `id` when given, else `fallback`
+/// (form components default a control's id to its field name).
+#[must_use]
+pub const fn id_or<'a>(id: &'a str, fallback: &'a str) -> &'a str {
+    if id.is_empty() { fallback } else { id }
 }

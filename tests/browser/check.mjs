@@ -1,0 +1,251 @@
+// Browser check of Pierre's pages with Debian's headless Chromium.
+//
+//   node check.mjs BASE_URL        (scripts/browser-check installs and runs it)
+//
+// For every page × theme × width combination it loads the page with the theme
+// both emulated (prefers-color-scheme) and chosen explicitly (the `theme`
+// cookie) and fails on: an unexpected status, any console error, uncaught
+// exception or CSP violation, a failed sub-resource, the theme not applied,
+// Tab not reaching the skip link first, horizontal overflow at 360 px, and any
+// axe-core violation of impact serious or critical. On the design page it also
+// drives the JS: theme toggle, phone menu, dialog and the htmx error toast.
+// Screenshots go to target/screenshots/<page>-<theme>-<width>.png.
+// The last line is "N passed, N failed" (N counts combinations).
+
+import { createRequire } from "node:module";
+import { mkdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const require = createRequire(import.meta.url);
+const AXE_SOURCE = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const SHOTS = process.env.SCREENSHOT_DIR || path.resolve(HERE, "../../target/screenshots");
+const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
+
+const PAGES = [
+  { name: "landing", path: "/", status: 200 },
+  { name: "design", path: "/design", status: 200, interactive: true },
+  { name: "error", path: "/this-page-does-not-exist", status: 404 },
+];
+const THEMES = ["light", "dark"];
+const WIDTHS = [
+  { width: 390, height: 844 },
+  { width: 1280, height: 900 },
+];
+const NARROWEST = 360;
+
+const base = (process.argv[2] || process.env.BASE_URL || "").replace(/\/+$/, "");
+if (!/^https?:\/\//.test(base)) {
+  console.error("usage: node check.mjs BASE_URL   (for example http://127.0.0.1:8090)");
+  process.exit(2);
+}
+mkdirSync(SHOTS, { recursive: true });
+
+const browser = await chromium.launch({
+  executablePath: CHROMIUM,
+  headless: true,
+  args: [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+  ],
+});
+
+let passed = 0;
+let failed = 0;
+try {
+  for (const pageSpec of PAGES) {
+    for (const theme of THEMES) {
+      for (const size of WIDTHS) {
+        const label = `${pageSpec.name} page, ${theme} theme, ${size.width} px`;
+        let problems;
+        try {
+          problems = await checkCombination(pageSpec, theme, size);
+        } catch (err) {
+          problems = [`check crashed: ${err && err.message ? err.message : err}`];
+        }
+        if (problems.length === 0) {
+          passed += 1;
+          console.log(`ok    ${label}`);
+        } else {
+          failed += 1;
+          console.log(`FAIL  ${label}`);
+          for (const problem of problems) console.log(`      - [${label}] ${problem}`);
+        }
+      }
+    }
+  }
+} finally {
+  await browser.close();
+}
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed === 0 ? 0 : 1);
+
+async function checkCombination(pageSpec, theme, size) {
+  const problems = [];
+  const url = base + pageSpec.path;
+  const context = await browser.newContext({
+    viewport: { width: size.width, height: size.height },
+    colorScheme: theme,
+    reducedMotion: "reduce",
+  });
+  await context.addCookies([{ name: "theme", value: theme, url: base }]);
+  const page = await context.newPage();
+
+  // Errors the page may legitimately cause (an expected 404 document, or the
+  // htmx 404 we trigger on purpose) are matched by these and ignored.
+  const allowed = [];
+  if (pageSpec.status >= 400) {
+    allowed.push((text) => text.includes(`status of ${pageSpec.status}`));
+  }
+  page.on("console", (msg) => {
+    if (msg.type() !== "error") return;
+    const text = msg.text();
+    if (allowed.some((allow) => allow(text, msg))) return;
+    problems.push(`rule console-error: ${text}`);
+  });
+  page.on("pageerror", (err) => problems.push(`rule uncaught-exception: ${err.message}`));
+  page.on("requestfailed", (req) =>
+    problems.push(`rule request-failed: ${req.url()} (${req.failure()?.errorText})`),
+  );
+  page.on("response", (res) => {
+    const status = res.status();
+    if (status < 400 || res.url() === url) return;
+    if (allowed.some((allow) => allow(`status of ${status}`, null, res.url()))) return;
+    problems.push(`rule subresource-status: ${res.url()} answered ${status}`);
+  });
+  await page.addInitScript(() => {
+    window.__csp = [];
+    document.addEventListener("securitypolicyviolation", (e) => {
+      window.__csp.push(`${e.violatedDirective} blocked ${e.blockedURI || "inline"} (${e.sourceFile}:${e.lineNumber})`);
+    });
+  });
+
+  const response = await page.goto(url, { waitUntil: "load" });
+  if (!response) {
+    problems.push("rule status: no response");
+    await context.close();
+    return problems;
+  }
+  if (response.status() !== pageSpec.status) {
+    problems.push(`rule status: expected ${pageSpec.status}, got ${response.status()}`);
+  }
+  await page.waitForFunction(() => typeof window.htmx === "object", null, { timeout: 5000 })
+    .catch(() => problems.push("rule scripts-loaded: htmx did not load"));
+
+  // The theme really applies: dark background in dark, light in light.
+  const looks = await page.evaluate(() => {
+    const [r, g, b] = getComputedStyle(document.body).backgroundColor.match(/\d+(\.\d+)?/g).map(Number);
+    return {
+      luminance: (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255,
+      attr: document.documentElement.dataset.theme,
+      js: document.documentElement.classList.contains("js"),
+    };
+  });
+  if (looks.attr !== theme) problems.push(`rule theme-attribute: data-theme is "${looks.attr}"`);
+  if (theme === "dark" ? looks.luminance > 0.25 : looks.luminance < 0.75) {
+    problems.push(`rule theme-applied: body background luminance ${looks.luminance.toFixed(2)} in ${theme} theme`);
+  }
+  if (!looks.js) problems.push("rule scripts-loaded: app.js did not set html.js");
+
+  await page.screenshot({
+    path: path.join(SHOTS, `${pageSpec.name}-${theme}-${size.width}.png`),
+    fullPage: true,
+    animations: "disabled",
+  });
+
+  // Keyboard: the first Tab from the top of the page lands on the skip link.
+  await page.keyboard.press("Tab");
+  const first = await page.evaluate(() => {
+    const el = document.activeElement;
+    return el ? `${el.tagName.toLowerCase()}${el.className ? "." + el.className : ""} "${(el.textContent || "").trim()}"` : "nothing";
+  });
+  if (!first.includes("skip-link")) problems.push(`rule skip-link-first: first Tab focused ${first}`);
+  await page.evaluate(() => document.activeElement && document.activeElement.blur());
+
+  // axe-core, evaluated through the DevTools protocol (not an inline script,
+  // which the CSP would rightly block).
+  await page.evaluate(AXE_SOURCE);
+  const violations = await page.evaluate(async () => {
+    const result = await window.axe.run(document, { resultTypes: ["violations"] });
+    return result.violations.map((v) => ({
+      id: v.id,
+      impact: v.impact,
+      help: v.help,
+      nodes: v.nodes.slice(0, 3).map((n) => `${n.target.join(" ")}${n.failureSummary ? ": " + n.failureSummary.replace(/\s+/g, " ").slice(0, 160) : ""}`),
+    }));
+  });
+  for (const v of violations) {
+    if (v.impact === "serious" || v.impact === "critical") {
+      problems.push(`rule axe/${v.id} (${v.impact}): ${v.help} — ${v.nodes.join(" | ")}`);
+    }
+  }
+
+  if (pageSpec.interactive) await exercise(page, theme, size, allowed, problems);
+
+  // No horizontal overflow on the narrowest phone.
+  await page.setViewportSize({ width: NARROWEST, height: 800 });
+  const overflow = await page.evaluate(() => {
+    const width = document.documentElement.clientWidth;
+    if (document.documentElement.scrollWidth <= width && document.body.scrollWidth <= width) return null;
+    const culprits = [];
+    for (const el of document.body.querySelectorAll("*")) {
+      const box = el.getBoundingClientRect();
+      if (box.right > width + 1 && !el.closest(".table-wrap, .tabs, .sr-only")) {
+        culprits.push(`${el.tagName.toLowerCase()}.${el.className || ""} right=${Math.round(box.right)}`);
+        if (culprits.length >= 3) break;
+      }
+    }
+    return `scrollWidth ${document.documentElement.scrollWidth} > ${width}: ${culprits.join(", ")}`;
+  });
+  if (overflow) problems.push(`rule no-horizontal-overflow-${NARROWEST}: ${overflow}`);
+
+  const csp = await page.evaluate(() => window.__csp || []);
+  for (const v of csp) problems.push(`rule csp-violation: ${v}`);
+
+  await context.close();
+  return problems;
+}
+
+// Drive the JavaScript on the design page.
+async function exercise(page, theme, size, allowed, problems) {
+  // Phone menu: collapsed at first, opened by the Menu button.
+  if (size.width < 768) {
+    const toggle = page.locator(".nav-toggle");
+    const nav = page.locator("#site-nav");
+    if (await nav.isVisible()) problems.push("rule phone-menu: navigation is not collapsed on a phone");
+    await toggle.click();
+    if (!(await nav.isVisible())) problems.push("rule phone-menu: Menu button did not open the navigation");
+    if ((await toggle.getAttribute("aria-expanded")) !== "true") problems.push("rule phone-menu: aria-expanded not updated");
+  }
+
+  // Theme toggle: flips data-theme and sets the cookie, without a reload.
+  const other = theme === "dark" ? "light" : "dark";
+  await page.locator(`.theme-btn[value="${other}"]`).click();
+  const flipped = await page.evaluate(() => ({ attr: document.documentElement.dataset.theme, cookie: document.cookie }));
+  if (flipped.attr !== other || !flipped.cookie.includes(`theme=${other}`)) {
+    problems.push(`rule theme-toggle: after the click data-theme="${flipped.attr}", cookie "${flipped.cookie}"`);
+  }
+  await page.locator(`.theme-btn[value="${theme}"]`).click();
+  if (size.width < 768) await page.locator(".nav-toggle").click();
+
+  // Dialog: opens modal, Escape closes it.
+  await page.locator('[data-dialog-open="demo-dialog"]').first().click();
+  if (!(await page.locator("#demo-dialog").evaluate((d) => d.open))) problems.push("rule dialog: did not open");
+  await page.keyboard.press("Escape");
+  if (await page.locator("#demo-dialog").evaluate((d) => d.open)) problems.push("rule dialog: Escape did not close it");
+
+  // htmx error response → toast (the 404 and htmx's own log line are expected).
+  allowed.push((text, _msg, resUrl) => text.includes("status of 404") || text.includes("Response Status Error Code 404") || (resUrl || "").endsWith("/this-page-does-not-exist"));
+  await page.locator("#demo-htmx-error").click();
+  const toast = page.locator("#toasts .toast").filter({ hasText: "Page not found" });
+  await toast.first().waitFor({ timeout: 5000 }).catch(() => problems.push("rule htmx-error-toast: no toast after an htmx 404"));
+  await page.waitForFunction(() => !document.getElementById("progress").classList.contains("htmx-request"), null, { timeout: 5000 })
+    .catch(() => problems.push("rule progress-bar: still shown after the request ended"));
+}
