@@ -62,11 +62,12 @@ fn current_key_hash(user: &CurrentUser) -> Option<Vec<u8>> {
 #[template(path = "account/dashboard.html")]
 struct Dashboard {
     ctx: PageContext,
-    user: CurrentUser,
+    welcome: String,
 }
 
 async fn dashboard(ctx: PageContext, user: CurrentUser) -> Result<HttpResponse, AppError> {
-    render_with_status(&Dashboard { ctx, user }, StatusCode::OK)
+    let welcome = format!("Welcome, {}", user.user.display_name);
+    render_with_status(&Dashboard { ctx, welcome }, StatusCode::OK)
 }
 
 /// Time zones offered in the profile form (IANA names).
@@ -119,7 +120,8 @@ struct ProfilePage {
     user: CurrentUser,
     display_name: String,
     units: String,
-    time_zones: Vec<(&'static str, bool)>,
+    time_zones: Vec<(&'static str, &'static str)>,
+    time_zone: String,
     errors: FieldErrors,
     saved: bool,
 }
@@ -132,7 +134,8 @@ async fn profile_page(
     let page = ProfilePage {
         ctx,
         csrf_token: token(&req),
-        time_zones: tz_options(&user.user.time_zone),
+        time_zones: tz_options(),
+        time_zone: user.user.time_zone.clone(),
         display_name: user.user.display_name.clone(),
         units: user.user.units.clone(),
         user,
@@ -142,8 +145,8 @@ async fn profile_page(
     render_with_status(&page, StatusCode::OK)
 }
 
-fn tz_options(selected: &str) -> Vec<(&'static str, bool)> {
-    TIME_ZONES.iter().map(|tz| (*tz, *tz == selected)).collect()
+fn tz_options() -> Vec<(&'static str, &'static str)> {
+    TIME_ZONES.iter().map(|tz| (*tz, *tz)).collect()
 }
 
 #[derive(Debug, Deserialize)]
@@ -213,7 +216,8 @@ async fn update_profile(
         csrf_token: token(&req),
         user,
         display_name,
-        time_zones: tz_options(&time_zone),
+        time_zones: tz_options(),
+        time_zone,
         units,
         errors,
         saved,

@@ -11,6 +11,10 @@ use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage as _, HttpRequest};
 use askama::Template;
 
+use actix_session::SessionExt as _;
+
+use crate::auth::csrf::CsrfToken;
+use crate::auth::session_store::{SessionUser, USER_KEY};
 use crate::telemetry::RequestId;
 use crate::web::assets;
 
@@ -100,9 +104,18 @@ pub struct PageContext {
     /// request) and forms built from the components add it as a hidden
     /// `csrf_token` field. `None` until sessions exist.
     pub csrf_token: Option<String>,
-    /// Flash messages to show in the layout's message area. Empty until
-    /// sessions exist (they will be taken from the session).
+    /// Flash messages to show in the layout's message area.
     pub flashes: Vec<Flash>,
+    /// The signed-in user, for the navigation.
+    pub user: Option<NavUser>,
+}
+
+/// What the navigation shows about the signed-in user.
+#[derive(Debug, Clone)]
+pub struct NavUser {
+    pub display_name: String,
+    pub is_admin: bool,
+    pub is_coach: bool,
 }
 
 impl PageContext {
@@ -118,12 +131,27 @@ impl PageContext {
             .get::<RequestId>()
             .map(|id| id.0.clone())
             .unwrap_or_default();
+        let csrf_token = req
+            .extensions()
+            .get::<CsrfToken>()
+            .map(|token| token.0.clone());
+        let user = req
+            .get_session()
+            .get::<SessionUser>(USER_KEY)
+            .ok()
+            .flatten()
+            .map(|user| NavUser {
+                is_admin: user.roles.iter().any(|r| r == "admin"),
+                is_coach: user.roles.iter().any(|r| r == "coach"),
+                display_name: user.display_name,
+            });
         Self {
             theme,
             request_id,
             path: req.path().to_owned(),
-            csrf_token: None,
+            csrf_token,
             flashes: Vec::new(),
+            user,
         }
     }
 

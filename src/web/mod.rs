@@ -19,7 +19,11 @@ use actix_web::web;
 
 /// Every public route of the application.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/static/{hash}/{path:.+}").route(web::get().to(assets::serve)));
+    cfg.service(
+        web::resource("/static/{hash}/{path:.+}")
+            .route(web::get().to(assets::serve))
+            .route(web::head().to(assets::serve)),
+    );
     health::configure(cfg);
     pages::configure(cfg);
     auth::configure(cfg);

@@ -194,7 +194,7 @@ async fn sign_up_explains_each_problem_under_its_field_and_keeps_entered_values(
         assert_eq!(res.status(), 422, "{field}: {message}");
         let body = res.text().await.unwrap();
         let doc = html(&body);
-        let error = text_of(&doc, ".has-error .field-error").unwrap_or_default();
+        let error = text_of(&doc, ".field-error").unwrap_or_default();
         assert!(
             error.contains(message),
             "{field}: expected {message:?}, got {error:?}"
@@ -1071,7 +1071,8 @@ async fn logs_of_a_sign_in_contain_neither_the_password_nor_the_session_id() {
         )
         .with_writer(captured.clone())
         .with_ansi(false)
-        .init();
+        .try_init()
+        .expect("this test needs its own process (cargo nextest, as ./test runs it) to capture the server's logs");
     let app = TestApp::spawn().await;
     create_user(&app, "ana@example.org", &["athlete"]).await;
     let client = new_client();

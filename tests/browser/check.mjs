@@ -28,6 +28,12 @@ const PAGES = [
   { name: "landing", path: "/", status: 200 },
   { name: "design", path: "/design", status: 200, interactive: true },
   { name: "error", path: "/this-page-does-not-exist", status: 404 },
+  { name: "login", path: "/login", status: 200 },
+  { name: "signup", path: "/signup", status: 200 },
+  { name: "dashboard", path: "/dashboard", status: 200, signedIn: true },
+  { name: "settings-profile", path: "/settings/profile", status: 200, signedIn: true },
+  { name: "settings-security", path: "/settings/security", status: 200, signedIn: true },
+  { name: "settings-account", path: "/settings/account", status: 200, signedIn: true },
 ];
 const THEMES = ["light", "dark"];
 const WIDTHS = [
@@ -59,6 +65,15 @@ const browser = await chromium.launch({
 
 let passed = 0;
 let failed = 0;
+// One account, created through the real sign-up form, whose signed-in state
+// (cookies) the signed-in pages start from.
+let signedInState = null;
+try {
+  signedInState = await signUp();
+} catch (err) {
+  console.log(`FAIL  sign-up through the form: ${err && err.message ? err.message : err}`);
+  failed += 1;
+}
 try {
   for (const pageSpec of PAGES) {
     for (const theme of THEMES) {
@@ -87,13 +102,28 @@ try {
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed === 0 ? 0 : 1);
 
+async function signUp() {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(base + "/signup", { waitUntil: "load" });
+  await page.fill("#signup-email", `browser-${Date.now()}@example.org`);
+  await page.fill("#signup-name", "Browser Check");
+  await page.fill("#signup-password", "granite otter sunrise meadow");
+  await Promise.all([page.waitForURL("**/dashboard", { timeout: 15000 }), page.click("#signup-form button[type=submit]")]);
+  const state = await context.storageState();
+  await context.close();
+  return state;
+}
+
 async function checkCombination(pageSpec, theme, size) {
   const problems = [];
   const url = base + pageSpec.path;
+  if (pageSpec.signedIn && !signedInState) return ["rule signed-in: no signed-in session (sign-up failed)"];
   const context = await browser.newContext({
     viewport: { width: size.width, height: size.height },
     colorScheme: theme,
     reducedMotion: "reduce",
+    ...(pageSpec.signedIn ? { storageState: signedInState } : {}),
   });
   await context.addCookies([{ name: "theme", value: theme, url: base }]);
   const page = await context.newPage();
