@@ -16,6 +16,7 @@ mod errors;
 mod headers;
 mod health;
 mod metrics;
+mod nginx;
 mod security;
 mod static_assets;
 mod support;
