@@ -9,6 +9,8 @@
     reason = "test code: a failed assertion is the report"
 )]
 
+mod admin;
+mod admin_cli;
 mod cli;
 mod database;
 mod errors;
