@@ -273,6 +273,8 @@ async fn admins_see_users_and_can_search_and_page() {
         .await
         .unwrap();
 
+    let res = admin.get("/admin").await;
+    assert_eq!(location(&res), "/admin/users");
     let first = admin.page("/admin/users").await;
     let first_emails = texts(&first, "#users-table tbody .user-email");
     assert_eq!(first_emails.len(), 25);
