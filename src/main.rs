@@ -1,5 +1,7 @@
 //! The `pierre` command: parse the command line, load settings, run.
 
+mod cli;
+
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -21,6 +23,9 @@ enum Command {
     Serve,
     /// Apply pending database migrations, then exit.
     Migrate,
+    /// Administrators and roles: create an admin, grant or revoke a role.
+    #[command(subcommand)]
+    Admin(cli::AdminCommand),
 }
 
 fn main() -> ExitCode {
@@ -30,7 +35,8 @@ fn main() -> ExitCode {
         Err(err) => return config_failure(&err),
     };
     init_tracing(settings.environment, &settings.log_filter);
-    if settings.secret_key_generated {
+    let command = cli.command.unwrap_or(Command::Serve);
+    if settings.secret_key_generated && matches!(command, Command::Serve) {
         tracing::warn!(
             "PIERRE_SECRET_KEY is not set: using a random key for this run (development only); \
              sessions and encrypted data will not survive a restart"
@@ -47,18 +53,19 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async move {
-        match cli.command.unwrap_or(Command::Serve) {
-            Command::Serve => {
-                Application::build(settings)
-                    .await?
-                    .run_until_stopped()
-                    .await
-            }
-            Command::Migrate => migrate(&settings).await,
+        match command {
+            Command::Serve => Application::build(settings)
+                .await?
+                .run_until_stopped()
+                .await
+                .map(|()| ExitCode::SUCCESS),
+            Command::Migrate => migrate(&settings).await.map(|()| ExitCode::SUCCESS),
+            // Admin commands report their own outcome: one line, a specific status.
+            Command::Admin(admin) => Ok(cli::run(&settings, admin).await),
         }
     });
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(err) => {
             tracing::error!(error = format!("{err:#}"), "pierre stopped with an error");
             eprintln!("error: {err:#}");

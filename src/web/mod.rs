@@ -6,6 +6,7 @@
 //! a wrong method would answer 404 instead of 405.
 
 pub mod account;
+pub mod admin;
 pub mod assets;
 pub mod auth;
 pub mod cors;
@@ -28,4 +29,5 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     pages::configure(cfg);
     auth::configure(cfg);
     account::configure(cfg);
+    admin::configure(cfg);
 }

@@ -10,6 +10,8 @@
 )]
 
 mod accounts;
+mod admin;
+mod admin_cli;
 mod cli;
 mod database;
 mod errors;
