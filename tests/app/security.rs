@@ -123,6 +123,63 @@ const ROUTES: &[Row] = &[
         &[],
         [303, 422, 422, 422],
     ),
+    ("GET", "/admin", "/admin", &[], [303, 403, 403, 303]),
+    (
+        "GET",
+        "/admin/users",
+        "/admin/users",
+        &[],
+        [303, 403, 403, 200],
+    ),
+    (
+        "GET",
+        "/admin/users/{id}",
+        "/admin/users/{target}",
+        &[],
+        [303, 403, 403, 200],
+    ),
+    (
+        "POST",
+        "/admin/users/{id}/roles",
+        "/admin/users/{target}/roles",
+        &[("role", "coach"), ("action", "grant")],
+        [303, 403, 403, 303],
+    ),
+    (
+        "POST",
+        "/admin/users/{id}/disable",
+        "/admin/users/{target}/disable",
+        &[],
+        [303, 403, 403, 303],
+    ),
+    (
+        "POST",
+        "/admin/users/{id}/enable",
+        "/admin/users/{target}/enable",
+        &[],
+        [303, 403, 403, 303],
+    ),
+    (
+        "POST",
+        "/admin/users/{id}/sessions/end",
+        "/admin/users/{target}/sessions/end",
+        &[],
+        [303, 403, 403, 303],
+    ),
+    (
+        "POST",
+        "/admin/users/{id}/delete",
+        "/admin/users/{target}/delete",
+        &[],
+        [303, 403, 403, 422],
+    ),
+    (
+        "GET",
+        "/admin/audit",
+        "/admin/audit",
+        &[],
+        [303, 403, 403, 200],
+    ),
     // Sign-out last: it ends the session used by the rows above.
     ("POST", "/logout", "/logout", &[], [303, 303, 303, 303]),
 ];
@@ -207,6 +264,8 @@ async fn client_for(app: &TestApp, who: Who) -> reqwest::Client {
 #[tokio::test]
 async fn every_route_answers_each_kind_of_visitor_as_expected() {
     let app = TestApp::spawn().await;
+    // The user that routes with an {id} act on.
+    let target = crate::accounts::create_user(&app, "target@example.org", &["athlete"]).await;
     let mut failures = Vec::new();
     for (index, who) in WHO.into_iter().enumerate() {
         let client = client_for(&app, who).await;
@@ -214,9 +273,10 @@ async fn every_route_answers_each_kind_of_visitor_as_expected() {
         for (method, pattern, path, body, expected) in ROUTES {
             let mut form: Vec<(&str, &str)> = body.to_vec();
             form.push(("csrf_token", &token));
+            let path = path.replace("{target}", &target.to_string());
             let request = match *method {
-                "GET" => client.get(app.url(path)),
-                "POST" => client.post(app.url(path)).form(&form),
+                "GET" => client.get(app.url(&path)),
+                "POST" => client.post(app.url(&path)).form(&form),
                 other => panic!("add {other} to the test"),
             };
             let status = request.send().await.unwrap().status().as_u16();
@@ -234,12 +294,15 @@ async fn every_route_answers_each_kind_of_visitor_as_expected() {
 #[tokio::test]
 async fn every_unsafe_route_refuses_a_missing_foreign_or_cross_origin_token() {
     let app = TestApp::spawn().await;
+    let target = crate::accounts::create_user(&app, "target@example.org", &["athlete"]).await;
     let (client, _) = signed_in(&app, "ana@example.org", &["athlete", "admin"]).await;
     let (other, _) = signed_in(&app, "ben@example.org", &["athlete"]).await;
     let own_token = app.csrf_token(&client).await;
     let other_token = app.csrf_token(&other).await;
     assert_ne!(own_token, other_token);
     for (method, pattern, path, body, _) in ROUTES.iter().filter(|r| r.0 != "GET") {
+        let path = path.replace("{target}", &target.to_string());
+        let path = path.as_str();
         let send = |token: Option<&str>, origin: Option<&str>, header: bool| {
             let mut form: Vec<(&str, &str)> = body.to_vec();
             if let (Some(token), false) = (token, header) {
@@ -319,7 +382,8 @@ async fn get_requests_never_change_state() {
         .await
         .unwrap();
     for (method, _, path, ..) in ROUTES.iter().filter(|r| r.0 == "GET") {
-        let _ = (method, client.get(app.url(path)).send().await.unwrap());
+        let path = path.replace("{target}", &uuid::Uuid::nil().to_string());
+        let _ = (method, client.get(app.url(&path)).send().await.unwrap());
     }
     let after: i64 = sqlx::query_scalar!(r#"SELECT count(*) AS "n!" FROM audit_events"#)
         .fetch_one(&app.db)
