@@ -134,42 +134,42 @@ const ROUTES: &[Row] = &[
     (
         "GET",
         "/admin/users/{id}",
-        "/admin/users/{target}",
+        "/admin/users/:target",
         &[],
         [303, 403, 403, 200],
     ),
     (
         "POST",
         "/admin/users/{id}/roles",
-        "/admin/users/{target}/roles",
+        "/admin/users/:target/roles",
         &[("role", "coach"), ("action", "grant")],
         [303, 403, 403, 303],
     ),
     (
         "POST",
         "/admin/users/{id}/disable",
-        "/admin/users/{target}/disable",
+        "/admin/users/:target/disable",
         &[],
         [303, 403, 403, 303],
     ),
     (
         "POST",
         "/admin/users/{id}/enable",
-        "/admin/users/{target}/enable",
+        "/admin/users/:target/enable",
         &[],
         [303, 403, 403, 303],
     ),
     (
         "POST",
         "/admin/users/{id}/sessions/end",
-        "/admin/users/{target}/sessions/end",
+        "/admin/users/:target/sessions/end",
         &[],
         [303, 403, 403, 303],
     ),
     (
         "POST",
         "/admin/users/{id}/delete",
-        "/admin/users/{target}/delete",
+        "/admin/users/:target/delete",
         &[],
         [303, 403, 403, 422],
     ),
@@ -273,7 +273,7 @@ async fn every_route_answers_each_kind_of_visitor_as_expected() {
         for (method, pattern, path, body, expected) in ROUTES {
             let mut form: Vec<(&str, &str)> = body.to_vec();
             form.push(("csrf_token", &token));
-            let path = path.replace("{target}", &target.to_string());
+            let path = path.replace(":target", &target.to_string());
             let request = match *method {
                 "GET" => client.get(app.url(&path)),
                 "POST" => client.post(app.url(&path)).form(&form),
@@ -301,7 +301,7 @@ async fn every_unsafe_route_refuses_a_missing_foreign_or_cross_origin_token() {
     let other_token = app.csrf_token(&other).await;
     assert_ne!(own_token, other_token);
     for (method, pattern, path, body, _) in ROUTES.iter().filter(|r| r.0 != "GET") {
-        let path = path.replace("{target}", &target.to_string());
+        let path = path.replace(":target", &target.to_string());
         let path = path.as_str();
         let send = |token: Option<&str>, origin: Option<&str>, header: bool| {
             let mut form: Vec<(&str, &str)> = body.to_vec();
@@ -382,7 +382,7 @@ async fn get_requests_never_change_state() {
         .await
         .unwrap();
     for (method, _, path, ..) in ROUTES.iter().filter(|r| r.0 == "GET") {
-        let path = path.replace("{target}", &uuid::Uuid::nil().to_string());
+        let path = path.replace(":target", &uuid::Uuid::nil().to_string());
         let _ = (method, client.get(app.url(&path)).send().await.unwrap());
     }
     let after: i64 = sqlx::query_scalar!(r#"SELECT count(*) AS "n!" FROM audit_events"#)
