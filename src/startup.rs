@@ -8,7 +8,7 @@ use std::net::TcpListener;
 use std::sync::Arc;
 
 use actix_web::dev::Server;
-use actix_web::middleware::{Compress, from_fn};
+use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context as _;
 use tracing_actix_web::TracingLogger;
@@ -155,7 +155,7 @@ impl Application {
                     .wrap(from_fn(crate::auth::csrf::protect))
                     .wrap(from_fn(crate::web::cors::cors))
                     .wrap(from_fn(crate::error::render_error_pages))
-                    .wrap(Compress::default())
+                    .wrap(from_fn(crate::web::compress::compress))
                     .wrap(security_headers(https))
                     .wrap(TracingLogger::<PierreRootSpan>::new())
                     .wrap(from_fn(track_requests))

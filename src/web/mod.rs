@@ -9,6 +9,7 @@ pub mod account;
 pub mod admin;
 pub mod assets;
 pub mod auth;
+pub mod compress;
 pub mod cors;
 pub mod forms;
 pub mod headers;

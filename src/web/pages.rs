@@ -6,6 +6,9 @@ use askama::Template;
 use askama_web::WebTemplate;
 use serde::Deserialize;
 
+use actix_web::FromRequest as _;
+
+use crate::auth::RequireAdmin;
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::web::layout::{PageContext, THEME_COOKIE, Theme};
@@ -35,10 +38,15 @@ struct Design {
 }
 
 /// `GET /design`: every component in every state. Open in development; in
-/// production it answers 404 until admin roles exist.
-async fn design(ctx: PageContext, state: web::Data<AppState>) -> Result<Design, AppError> {
+/// production only admins see it (others get the sign-in page or 403).
+async fn design(
+    req: HttpRequest,
+    ctx: PageContext,
+    state: web::Data<AppState>,
+) -> Result<Design, AppError> {
     if state.settings.environment.is_production() {
-        return Err(AppError::NotFound);
+        let mut payload = actix_web::dev::Payload::None;
+        RequireAdmin::from_request(&req, &mut payload).await?;
     }
     Ok(Design { ctx })
 }

@@ -450,3 +450,29 @@ async fn json_endpoints_are_same_origin_unless_the_origin_is_allowed() {
         .unwrap();
     assert!(!page.headers().contains_key("access-control-allow-origin"));
 }
+
+#[tokio::test]
+async fn the_design_page_is_for_admins_only_in_production() {
+    let key = {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode([3_u8; 32])
+    };
+    let app = TestApp::spawn_with(crate::support::Spawn {
+        vars: vec![
+            ("PIERRE_ENV", "production".into()),
+            ("PIERRE_SECRET_KEY", key),
+            // Plain-HTTP test server; the cookies are Secure, so send them by hand below.
+            ("PIERRE_PUBLIC_URL", "https://pierre.example.org".into()),
+        ],
+        ..Default::default()
+    })
+    .await;
+    let res = app.get("/design").await;
+    assert_eq!(res.status(), 303, "anonymous: sign in first");
+    assert!(
+        res.headers()["location"]
+            .to_str()
+            .unwrap()
+            .starts_with("/login")
+    );
+}
