@@ -120,6 +120,17 @@ impl fmt::Debug for DatabaseSettings {
     }
 }
 
+/// Limits on activity uploads, enforced while the upload streams in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UploadLimits {
+    /// Largest single activity file (or zip entry, decompressed), bytes.
+    pub max_file_bytes: u64,
+    /// Largest zip archive, bytes.
+    pub max_zip_bytes: u64,
+    /// Most entries in one zip archive.
+    pub max_zip_entries: usize,
+}
+
 /// Everything the server needs to start.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -147,6 +158,8 @@ pub struct Settings {
     pub session_idle: Duration,
     /// A session ends this long after sign-in, used or not.
     pub session_absolute: Duration,
+    /// Activity upload limits.
+    pub upload: UploadLimits,
 }
 
 impl Settings {
@@ -270,6 +283,17 @@ impl Settings {
                 "must be at least SESSION_IDLE_TIMEOUT_SECS",
             ));
         }
+        let upload = UploadLimits {
+            max_file_bytes: env.parse_or("UPLOAD_MAX_FILE_BYTES", 50_000_000, "a size in bytes such as 50000000")?,
+            max_zip_bytes: env.parse_or("UPLOAD_MAX_ZIP_BYTES", 1_000_000_000, "a size in bytes such as 1000000000")?,
+            max_zip_entries: env.parse_or("UPLOAD_MAX_ZIP_ENTRIES", 20_000, "a whole number such as 20000")?,
+        };
+        if upload.max_file_bytes < 1024 || upload.max_zip_bytes < 1024 || upload.max_zip_entries == 0 {
+            return Err(ConfigError::new(
+                "UPLOAD_MAX_FILE_BYTES",
+                "and UPLOAD_MAX_ZIP_BYTES must be at least 1024 and UPLOAD_MAX_ZIP_ENTRIES at least 1",
+            ));
+        }
         if environment.is_production() && public_url.scheme() != "https" {
             return Err(ConfigError::new(
                 "PIERRE_PUBLIC_URL",
@@ -293,6 +317,7 @@ impl Settings {
             max_body_bytes,
             session_idle,
             session_absolute,
+            upload,
         })
     }
 

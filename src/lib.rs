@@ -3,6 +3,7 @@
 //! See `docs/ARCHITECTURE.md` for how the modules fit together.
 
 pub mod auth;
+pub mod charts;
 pub mod clock;
 pub mod config;
 pub mod db;

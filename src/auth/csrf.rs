@@ -171,7 +171,23 @@ pub async fn protect(
             .get(HEADER)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let submitted = match from_header {
+        // Multipart uploads without JavaScript carry the token in the form's
+        // action URL (the body is a stream the middleware must not buffer).
+        let from_query = || {
+            let is_multipart = req
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|ct| ct.starts_with("multipart/form-data"));
+            is_multipart
+                .then(|| {
+                    url::form_urlencoded::parse(req.query_string().as_bytes())
+                        .find(|(key, _)| key == FIELD)
+                        .map(|(_, value)| value.into_owned())
+                })
+                .flatten()
+        };
+        let submitted = match from_header.or_else(from_query) {
             Some(token) => Some(token),
             None => match form_field(&mut req, settings.max_body_bytes).await {
                 Ok(token) => token,

@@ -10,6 +10,7 @@
 //! "no connection available" to [`crate::error::AppError::Unavailable`] (a 503
 //! with `Retry-After`) instead of a hang or a 500.
 
+pub mod activities;
 pub mod attempts;
 pub mod audit;
 pub mod users;

@@ -6,16 +6,20 @@
 //! a wrong method would answer 404 instead of 405.
 
 pub mod account;
+pub mod activities;
 pub mod admin;
 pub mod assets;
 pub mod auth;
 pub mod compress;
 pub mod cors;
+pub mod export;
+pub mod format;
 pub mod forms;
 pub mod headers;
 pub mod health;
 pub mod layout;
 pub mod pages;
+pub mod upload;
 
 use actix_web::web;
 
@@ -30,5 +34,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     pages::configure(cfg);
     auth::configure(cfg);
     account::configure(cfg);
+    upload::configure(cfg);
+    activities::configure(cfg);
     admin::configure(cfg);
 }

@@ -208,3 +208,24 @@
     }));
   });
 })();
+
+// Upload progress: forms with data-upload-progress="ID" show the percentage sent
+// in the <progress id="ID"> while htmx uploads them.
+document.addEventListener("htmx:xhr:progress", (event) => {
+  const form = event.target && event.target.closest ? event.target.closest("[data-upload-progress]") : null;
+  if (!form || !event.detail || !event.detail.lengthComputable) return;
+  const bar = document.getElementById(form.dataset.uploadProgress);
+  if (!bar) return;
+  const percent = Math.round((event.detail.loaded / event.detail.total) * 100);
+  bar.hidden = false;
+  bar.value = percent;
+  bar.textContent = `${percent}%`;
+});
+
+// Destructive buttons ask first: <button data-confirm="Delete this?">.
+document.addEventListener("click", (event) => {
+  const button = event.target && event.target.closest ? event.target.closest("[data-confirm]") : null;
+  if (button && !window.confirm(button.dataset.confirm)) {
+    event.preventDefault();
+  }
+});

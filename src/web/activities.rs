@@ -1,0 +1,494 @@
+//! Activities: the list, one activity's page, edit, delete, the original file
+//! and GPX export.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, ContentDisposition, DispositionParam, DispositionType};
+use actix_web::{HttpMessage as _, HttpRequest, HttpResponse, web};
+use askama::Template;
+use chrono::{NaiveDate, TimeDelta, TimeZone as _, Utc};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::auth::CurrentUser;
+use crate::auth::csrf::CsrfToken;
+use crate::charts::{self, Series};
+use crate::db::activities::{self, ActivityRow, LapRow, ListFilter, ListRow, ListTotals};
+use crate::domain::{Sport, Streams};
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::web::format::{self, Units};
+use crate::web::forms::{FieldErrors, is_htmx, redirect, render_with_status, text_field};
+use crate::web::layout::PageContext;
+
+/// Rows per page of the list.
+pub const PAGE_SIZE: i64 = 25;
+
+/// Routes of this module.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/activities").route(web::get().to(list)))
+        .service(
+            web::resource("/activities/{id}")
+                .route(web::get().to(show))
+                .route(web::post().to(edit)),
+        )
+        .service(web::resource("/activities/{id}/original").route(web::get().to(original)))
+        .service(web::resource("/activities/{id}/export.gpx").route(web::get().to(export_gpx)))
+        .service(web::resource("/activities/{id}/delete").route(web::post().to(delete)));
+}
+
+fn token(req: &HttpRequest) -> String {
+    req.extensions().get::<CsrfToken>().map(|t| t.0.clone()).unwrap_or_default()
+}
+
+fn parse_id(raw: &str) -> Result<Uuid, AppError> {
+    Uuid::parse_str(raw).map_err(|_| AppError::NotFound)
+}
+
+#[derive(Debug, Deserialize, Default)]
+struct ListQuery {
+    sport: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    q: Option<String>,
+    sort: Option<String>,
+    page: Option<String>,
+}
+
+/// A list row formatted for display.
+pub struct RowView {
+    pub id: Uuid,
+    pub name: String,
+    pub sport: String,
+    pub date: String,
+    pub duration: String,
+    pub distance: String,
+    pub ascent: String,
+    pub avg_hr: String,
+    pub avg_power: String,
+}
+
+#[derive(Template)]
+#[template(path = "activities/list.html", blocks = ["results"])]
+struct ListPage {
+    ctx: PageContext,
+    rows: Vec<RowView>,
+    totals: ListTotals,
+    total_duration: String,
+    total_distance: String,
+    total_ascent: String,
+    sport: String,
+    from: String,
+    to: String,
+    q: String,
+    sort: String,
+    page: i64,
+    pages: i64,
+    sports: Vec<(&'static str, String)>,
+    errors: FieldErrors,
+    /// The query string without `page`, for the pagination links.
+    base_query: String,
+}
+
+fn parse_date(errors: &mut FieldErrors, field: &'static str, raw: Option<&str>) -> Option<NaiveDate> {
+    let raw = raw.map(str::trim).filter(|s| !s.is_empty())?;
+    NaiveDate::parse_from_str(raw, "%Y-%m-%d").map_or_else(
+        |_| {
+            errors.add(field, "Enter a date like 2026-03-01.");
+            None
+        },
+        Some,
+    )
+}
+
+fn row_view(row: ListRow, units: Units) -> RowView {
+    RowView {
+        id: row.id,
+        date: format::local_date_time(row.start_time, row.utc_offset_s),
+        duration: format::duration(row.timer_s),
+        distance: format::distance(row.distance_m, units),
+        ascent: format::elevation(row.ascent_m, units),
+        avg_hr: format::bpm(row.avg_hr),
+        avg_power: format::watts(row.avg_power_w),
+        sport: format::sport_label(&row.sport),
+        name: row.name,
+    }
+}
+
+/// `GET /activities`: filters, sort, htmx paging with the URL kept in sync.
+async fn list(
+    req: HttpRequest,
+    ctx: PageContext,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, AppError> {
+    let query = query.into_inner();
+    let units = Units::of(&user);
+    let mut errors = FieldErrors::default();
+    let sport = query.sport.clone().filter(|s| s.parse::<Sport>().is_ok());
+    let from = parse_date(&mut errors, "from", query.from.as_deref());
+    let to = parse_date(&mut errors, "to", query.to.as_deref());
+    let q = text_field(&mut errors, "q", "Search", query.q.as_deref().unwrap_or(""), false, 100);
+    let sort = match query.sort.as_deref() {
+        Some("distance") => "distance",
+        Some("duration") => "duration",
+        _ => "date",
+    };
+    let page = query.page.as_deref().and_then(|p| p.parse::<i64>().ok()).unwrap_or(1).clamp(1, 100_000);
+    let filter = ListFilter {
+        sport: sport.clone(),
+        from: from.and_then(|d| d.and_hms_opt(0, 0, 0)).map(|d| Utc.from_utc_datetime(&d)),
+        until: to.and_then(|d| d.and_hms_opt(0, 0, 0)).map(|d| Utc.from_utc_datetime(&d) + TimeDelta::days(1)),
+        search: Some(q.clone()).filter(|s| !s.is_empty()),
+        sort: sort.to_owned(),
+    };
+    let mut conn = state.db.conn().await?;
+    let listed = activities::list(&mut conn, user.id(), &filter, PAGE_SIZE, (page - 1) * PAGE_SIZE).await;
+    let (rows, totals) = conn.check(listed)?;
+    let pages = ((totals.count + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
+    let mut base: Vec<(&str, String)> = Vec::new();
+    for (key, value) in [
+        ("sport", sport.clone().unwrap_or_default()),
+        ("from", query.from.clone().unwrap_or_default()),
+        ("to", query.to.clone().unwrap_or_default()),
+        ("q", q.clone()),
+        ("sort", if sort == "date" { String::new() } else { sort.to_owned() }),
+    ] {
+        if !value.trim().is_empty() {
+            base.push((key, value));
+        }
+    }
+    let base_query = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(base).finish();
+    let page_view = ListPage {
+        ctx,
+        rows: rows.into_iter().map(|r| row_view(r, units)).collect(),
+        total_duration: format::duration(Some(totals.timer_s)),
+        total_distance: format::distance(Some(totals.distance_m), units),
+        total_ascent: format::elevation(Some(totals.ascent_m), units),
+        totals,
+        sport: sport.unwrap_or_default(),
+        from: query.from.unwrap_or_default(),
+        to: query.to.unwrap_or_default(),
+        q,
+        sort: sort.to_owned(),
+        page,
+        pages,
+        sports: format::sport_options(),
+        errors,
+        base_query,
+    };
+    let status = if page_view.errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    let mut res = if is_htmx(&req) && !req.headers().contains_key("hx-history-restore-request") {
+        render_with_status(&page_view.as_results(), status)?
+    } else {
+        render_with_status(&page_view, status)?
+    };
+    res.headers_mut().insert(header::VARY, header::HeaderValue::from_static("HX-Request"));
+    Ok(res)
+}
+
+/// A summary tile.
+pub struct Tile {
+    pub label: &'static str,
+    pub value: String,
+}
+
+#[derive(Template)]
+#[template(path = "activities/show.html", blocks = ["edit_form", "summary"])]
+struct ShowPage {
+    ctx: PageContext,
+    csrf_token: String,
+    activity: ActivityRow,
+    sport_label: String,
+    date: String,
+    tiles: Vec<Tile>,
+    charts: Vec<(String, String)>,
+    route: String,
+    laps: Vec<Vec<String>>,
+    lap_headers: Vec<&'static str>,
+    sports: Vec<(&'static str, String)>,
+    errors: FieldErrors,
+    name: String,
+    notes: String,
+    sport: String,
+}
+
+fn tiles(a: &ActivityRow, units: Units) -> Vec<Tile> {
+    let mut tiles = vec![
+        Tile { label: "Distance", value: format::distance(a.distance_m, units) },
+        Tile { label: "Moving time", value: format::duration(a.moving_s.or(a.timer_s)) },
+        Tile { label: "Elapsed time", value: format::duration(a.elapsed_s) },
+        Tile { label: "Elevation gain", value: format::elevation(a.ascent_m, units) },
+    ];
+    let running = matches!(a.sport.parse::<Sport>().ok(), Some(Sport::Running | Sport::Walking | Sport::Hiking));
+    if a.avg_speed_mps.is_some() {
+        tiles.push(if running {
+            Tile { label: "Average pace", value: format::pace(a.avg_speed_mps, units) }
+        } else {
+            Tile { label: "Average speed", value: format::speed(a.avg_speed_mps, units) }
+        });
+    }
+    for (label, value) in [
+        ("Average heart rate", a.avg_hr.map(|_| format::bpm(a.avg_hr))),
+        ("Max heart rate", a.max_hr.map(|_| format::bpm(a.max_hr))),
+        ("Average power", a.avg_power_w.map(|_| format::watts(a.avg_power_w))),
+        ("Max power", a.max_power_w.map(|_| format::watts(a.max_power_w))),
+        ("Average cadence", a.avg_cadence.map(|c| format!("{c:.0} rpm"))),
+        ("Calories", a.calories_kcal.map(|c| format!("{c:.0} kcal"))),
+    ] {
+        if let Some(value) = value {
+            tiles.push(Tile { label, value });
+        }
+    }
+    tiles
+}
+
+/// The activity's charts: (title, svg) against time.
+fn stream_charts(streams: &Streams, units: Units, running: bool) -> Vec<(String, String)> {
+    let t = &streams.t;
+    let mut out = Vec::new();
+    let x_label = |x: f64| format::clock(x);
+    let channel = |values: Option<&Vec<f32>>| -> Option<Vec<(f64, f64)>> {
+        values.map(|v| t.iter().zip(v).map(|(x, y)| (*x, f64::from(*y))).filter(|(_, y)| y.is_finite()).collect())
+    };
+    let mut push = |title: &str, class: &'static str, points: Option<Vec<(f64, f64)>>, y: &dyn Fn(f64) -> String| {
+        if let Some(points) = points.filter(|p| p.len() >= 2) {
+            let svg = charts::line_chart(title, &[Series { label: title.to_owned(), class, points }], x_label, y);
+            out.push((title.to_owned(), svg));
+        }
+    };
+    push("Heart rate", "series-hr", channel(streams.heart_rate.as_ref()), &|v| format!("{v:.0}"));
+    push("Power", "series-power", channel(streams.power.as_ref()), &|v| format!("{v:.0}"));
+    if running {
+        let pace = channel(streams.speed.as_ref()).map(|p| {
+            p.into_iter()
+                .filter(|(_, s)| *s > 0.8)
+                .map(|(x, s)| (x, -units.pace_seconds(s)))
+                .collect::<Vec<_>>()
+        });
+        push("Pace", "series-speed", pace, &|v| format::pace_clock(-v));
+    } else {
+        let speed = channel(streams.speed.as_ref()).map(|p| p.into_iter().map(|(x, s)| (x, units.speed(s))).collect());
+        push("Speed", "series-speed", speed, &|v| format!("{v:.0}"));
+    }
+    push("Cadence", "series-cadence", channel(streams.cadence.as_ref()), &|v| format!("{v:.0}"));
+    let altitude = channel(streams.altitude.as_ref()).map(|p| p.into_iter().map(|(x, a)| (x, units.elevation(a))).collect());
+    push("Elevation", "series-elevation", altitude, &|v| format!("{v:.0}"));
+    out
+}
+
+fn lap_rows(laps: &[LapRow], units: Units) -> Vec<Vec<String>> {
+    laps.iter()
+        .map(|l| {
+            vec![
+                (l.lap_index + 1).to_string(),
+                format::duration(l.timer_s.or(l.elapsed_s)),
+                format::distance(l.distance_m, units),
+                format::speed(l.avg_speed_mps, units),
+                format::bpm(l.avg_hr),
+                format::watts(l.avg_power_w),
+            ]
+        })
+        .collect()
+}
+
+async fn load_page(
+    req: &HttpRequest,
+    ctx: PageContext,
+    state: &AppState,
+    user: &CurrentUser,
+    id: Uuid,
+) -> Result<ShowPage, AppError> {
+    let mut conn = state.db.conn().await?;
+    let found = activities::get(&mut conn, user.id(), id).await;
+    let activity = conn.check(found)?.ok_or(AppError::NotFound)?;
+    let laps = activities::laps(&mut conn, user.id(), id).await;
+    let laps = conn.check(laps)?;
+    drop(conn);
+    let units = Units::of(user);
+    let running = matches!(activity.sport.parse::<Sport>().ok(), Some(Sport::Running | Sport::Walking | Sport::Hiking));
+    let streams = activity.streams.as_deref().and_then(|bytes| Streams::decode(bytes).ok());
+    let (charts, route) = streams.as_ref().map_or_else(
+        || (Vec::new(), String::new()),
+        |s| {
+            let route = match (&s.lat, &s.lon) {
+                (Some(lat), Some(lon)) => charts::route(&format!("Route of {}", activity.name), lat, lon),
+                _ => String::new(),
+            };
+            (stream_charts(s, units, running), route)
+        },
+    );
+    Ok(ShowPage {
+        ctx,
+        csrf_token: token(req),
+        sport_label: format::sport_label(&activity.sport),
+        date: format::local_date_time(activity.start_time, activity.utc_offset_s),
+        tiles: tiles(&activity, units),
+        charts,
+        route,
+        laps: lap_rows(&laps, units),
+        lap_headers: vec!["Lap", "Time", "Distance", "Speed", "Heart rate", "Power"],
+        sports: format::sport_options(),
+        errors: FieldErrors::default(),
+        name: activity.name.clone(),
+        notes: activity.notes.clone(),
+        sport: activity.sport.clone(),
+        activity,
+    })
+}
+
+/// `GET /activities/{id}`.
+async fn show(
+    req: HttpRequest,
+    ctx: PageContext,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let id = parse_id(&path)?;
+    let page = load_page(&req, ctx, &state, &user, id).await?;
+    render_with_status(&page, StatusCode::OK)
+}
+
+#[derive(Debug, Deserialize)]
+struct EditForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    sport: String,
+    #[serde(default)]
+    notes: String,
+}
+
+/// `POST /activities/{id}`: change name, sport and notes (inline, htmx).
+async fn edit(
+    req: HttpRequest,
+    ctx: PageContext,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+    form: web::Form<EditForm>,
+) -> Result<HttpResponse, AppError> {
+    let id = parse_id(&path)?;
+    let mut errors = FieldErrors::default();
+    let name = text_field(&mut errors, "name", "Name", &form.name, true, 200);
+    let notes: String = form.notes.chars().filter(|c| *c == '\n' || *c == '\t' || !c.is_control()).collect();
+    if notes.chars().count() > 10_000 {
+        errors.add("notes", "Notes must be at most 10,000 characters.");
+    }
+    let sport = form.sport.trim().parse::<Sport>().ok();
+    if sport.is_none() {
+        errors.add("sport", "Choose a sport from the list.");
+    }
+    let mut page = load_page(&req, ctx, &state, &user, id).await?;
+    if errors.is_empty() {
+        let mut conn = state.db.conn().await?;
+        let sport = sport.map_or("other", Sport::as_str);
+        let updated = activities::update(&mut conn, user.id(), id, &name, sport, &notes).await;
+        if !conn.check(updated)? {
+            return Err(AppError::NotFound);
+        }
+        drop(conn);
+        if !is_htmx(&req) {
+            return Ok(redirect(&req, &format!("/activities/{id}")));
+        }
+        page = load_page(&req, page.ctx.clone(), &state, &user, id).await?;
+        return render_with_status(&page.as_edit_form(), StatusCode::OK);
+    }
+    page.errors = errors;
+    page.name = name;
+    page.notes = notes;
+    page.sport = form.sport.clone();
+    if is_htmx(&req) {
+        render_with_status(&page.as_edit_form(), StatusCode::UNPROCESSABLE_ENTITY)
+    } else {
+        render_with_status(&page, StatusCode::UNPROCESSABLE_ENTITY)
+    }
+}
+
+/// `POST /activities/{id}/delete`.
+async fn delete(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let id = parse_id(&path)?;
+    let mut conn = state.db.conn().await?;
+    let deleted = activities::delete(&mut conn, user.id(), id).await;
+    if !conn.check(deleted)? {
+        return Err(AppError::NotFound);
+    }
+    Ok(redirect(&req, "/activities?deleted=1"))
+}
+
+/// `Content-Disposition: attachment` with a safe file name.
+#[must_use]
+pub fn attachment(name: &str) -> ContentDisposition {
+    let safe: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') { c } else { '_' })
+        .take(100)
+        .collect();
+    ContentDisposition {
+        disposition: DispositionType::Attachment,
+        parameters: vec![DispositionParam::Filename(if safe.is_empty() { "activity".to_owned() } else { safe })],
+    }
+}
+
+/// `GET /activities/{id}/original`: the uploaded file, as it was.
+async fn original(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let id = parse_id(&path)?;
+    let mut conn = state.db.conn().await?;
+    let found = activities::original(&mut conn, user.id(), id).await;
+    let (name, gzip) = conn.check(found)?.ok_or(AppError::NotFound)?;
+    let accepts_gzip = req
+        .headers()
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("gzip"));
+    let mut res = HttpResponse::Ok();
+    res.insert_header(attachment(&name))
+        .insert_header((header::CONTENT_TYPE, "application/octet-stream"))
+        .insert_header((header::CACHE_CONTROL, "private, no-store"));
+    if name.to_ascii_lowercase().ends_with(".gz") {
+        return Ok(res.body(gzip));
+    }
+    if accepts_gzip {
+        return Ok(res.insert_header((header::CONTENT_ENCODING, "gzip")).body(gzip));
+    }
+    let plain = web::block(move || {
+        use std::io::Read as _;
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(gzip.as_slice()).read_to_end(&mut out).map(|_| out)
+    })
+    .await
+    .map_err(AppError::internal)?
+    .map_err(AppError::internal)?;
+    Ok(res.body(plain))
+}
+
+/// `GET /activities/{id}/export.gpx`.
+async fn export_gpx(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let id = parse_id(&path)?;
+    let mut conn = state.db.conn().await?;
+    let found = activities::get(&mut conn, user.id(), id).await;
+    let activity = conn.check(found)?.ok_or(AppError::NotFound)?;
+    drop(conn);
+    let gpx = web::block(move || crate::web::export::activity_gpx(&activity)).await.map_err(AppError::internal)??;
+    let file = format!("{}.gpx", gpx.0);
+    Ok(HttpResponse::Ok()
+        .insert_header(attachment(&file))
+        .insert_header((header::CONTENT_TYPE, "application/gpx+xml"))
+        .insert_header((header::CACHE_CONTROL, "private, no-store"))
+        .body(gpx.1))
+}
