@@ -1,0 +1,1 @@
+//! Synthetic activities (work in progress).
