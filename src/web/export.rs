@@ -13,7 +13,9 @@ pub fn activity_gpx(row: &ActivityRow) -> Result<(String, String), AppError> {
         .streams
         .as_deref()
         .and_then(|bytes| Streams::decode(bytes).ok())
-        .ok_or_else(|| AppError::Unprocessable("This activity has no recorded samples to export.".to_owned()))?;
+        .ok_or_else(|| {
+            AppError::Unprocessable("This activity has no recorded samples to export.".to_owned())
+        })?;
     let parsed = ParsedActivity {
         format: FileFormat::Gpx,
         sport: row.sport.parse().unwrap_or(crate::domain::Sport::Other),

@@ -21,7 +21,11 @@ impl Units {
     /// The signed-in user's choice.
     #[must_use]
     pub fn of(user: &CurrentUser) -> Self {
-        if user.user.units == "imperial" { Self::Imperial } else { Self::Metric }
+        if user.user.units == "imperial" {
+            Self::Imperial
+        } else {
+            Self::Metric
+        }
     }
 
     /// Speed in km/h or mph.
@@ -69,21 +73,35 @@ pub fn sport_label(stored: &str) -> String {
 /// (value, label) for every sport, for selects.
 #[must_use]
 pub fn sport_options() -> Vec<(&'static str, String)> {
-    ALL_SPORTS.iter().map(|s| (s.as_str(), sport_label(s.as_str()))).collect()
+    ALL_SPORTS
+        .iter()
+        .map(|s| (s.as_str(), sport_label(s.as_str())))
+        .collect()
 }
 
 /// `1:02:03` / `42:05`, or an en dash when unknown.
 #[must_use]
 pub fn duration(seconds: Option<f64>) -> String {
-    seconds.filter(|s| s.is_finite() && *s >= 0.0).map_or_else(|| "–".to_owned(), clock)
+    seconds
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map_or_else(|| "–".to_owned(), clock)
 }
 
 /// `h:mm:ss` or `m:ss`.
 #[must_use]
+#[expect(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    reason = "clamped to ≥ 0 and rounded; durations fit in u64"
+)]
 pub fn clock(seconds: f64) -> String {
     let total = seconds.max(0.0).round() as u64;
     let (h, m, s) = (total / 3600, (total % 3600) / 60, total % 60);
-    if h > 0 { format!("{h}:{m:02}:{s:02}") } else { format!("{m}:{s:02}") }
+    if h > 0 {
+        format!("{h}:{m:02}:{s:02}")
+    } else {
+        format!("{m}:{s:02}")
+    }
 }
 
 /// `4:35` for a pace in seconds.
@@ -143,22 +161,30 @@ pub fn pace(mps: Option<f64>, units: Units) -> String {
 /// `152 bpm`.
 #[must_use]
 pub fn bpm(value: Option<f64>) -> String {
-    value.filter(|v| v.is_finite()).map_or_else(|| "–".to_owned(), |v| format!("{v:.0} bpm"))
+    value
+        .filter(|v| v.is_finite())
+        .map_or_else(|| "–".to_owned(), |v| format!("{v:.0} bpm"))
 }
 
 /// `245 W`.
 #[must_use]
 pub fn watts(value: Option<f64>) -> String {
-    value.filter(|v| v.is_finite()).map_or_else(|| "–".to_owned(), |v| format!("{v:.0} W"))
+    value
+        .filter(|v| v.is_finite())
+        .map_or_else(|| "–".to_owned(), |v| format!("{v:.0} W"))
 }
 
 /// The start in the activity's own local time when known, else UTC: `2026-03-01 07:12`.
 #[must_use]
 pub fn local_date_time(start: DateTime<Utc>, utc_offset_s: Option<i32>) -> String {
-    match utc_offset_s {
-        Some(offset) => (start + TimeDelta::seconds(i64::from(offset))).format("%Y-%m-%d %H:%M").to_string(),
-        None => start.format("%Y-%m-%d %H:%M UTC").to_string(),
-    }
+    utc_offset_s.map_or_else(
+        || start.format("%Y-%m-%d %H:%M UTC").to_string(),
+        |offset| {
+            (start + TimeDelta::seconds(i64::from(offset)))
+                .format("%Y-%m-%d %H:%M")
+                .to_string()
+        },
+    )
 }
 
 #[cfg(test)]

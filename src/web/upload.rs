@@ -38,7 +38,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 fn token(req: &HttpRequest) -> String {
-    req.extensions().get::<CsrfToken>().map(|t| t.0.clone()).unwrap_or_default()
+    req.extensions()
+        .get::<CsrfToken>()
+        .map(|t| t.0.clone())
+        .unwrap_or_default()
 }
 
 /// What happened to one uploaded file (or zip entry).
@@ -61,7 +64,9 @@ impl FileResult {
     fn rejected(name: &str, reason: impl Into<String>) -> Self {
         Self {
             name: name.to_owned(),
-            outcome: Outcome::Rejected { reason: reason.into() },
+            outcome: Outcome::Rejected {
+                reason: reason.into(),
+            },
         }
     }
 }
@@ -73,12 +78,15 @@ struct UploadPage {
     csrf_token: String,
     results: Vec<FileResult>,
     skipped: usize,
-    limits: UploadLimits,
+    hint: String,
 }
 
 impl UploadPage {
     fn imported(&self) -> usize {
-        self.results.iter().filter(|r| matches!(r.outcome, Outcome::Imported { .. })).count()
+        self.results
+            .iter()
+            .filter(|r| matches!(r.outcome, Outcome::Imported { .. }))
+            .count()
     }
 }
 
@@ -93,9 +101,17 @@ async fn upload_page(
         csrf_token: token(&req),
         results: Vec::new(),
         skipped: 0,
-        limits: state.settings.upload,
+        hint: limits_hint(state.settings.upload),
     };
     render_with_status(&page, StatusCode::OK)
+}
+
+fn limits_hint(limits: UploadLimits) -> String {
+    format!(
+        "Up to {} MB per file and {} MB per zip archive.",
+        limits.max_file_bytes / 1_000_000,
+        limits.max_zip_bytes / 1_000_000
+    )
 }
 
 /// One uploaded part: either in memory, or spooled to disk (zip archives).
@@ -108,12 +124,16 @@ enum Received {
 const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
 
 /// Read one multipart field, enforcing the limits while it streams.
-async fn receive(field: &mut actix_multipart::Field, limits: UploadLimits) -> Result<Received, AppError> {
+async fn receive(
+    field: &mut actix_multipart::Field,
+    limits: UploadLimits,
+) -> Result<Received, AppError> {
     let mut memory: Vec<u8> = Vec::new();
     let mut spool: Option<tempfile::NamedTempFile> = None;
     let mut total: u64 = 0;
     while let Some(chunk) = field.next().await {
-        let chunk = chunk.map_err(|err| AppError::BadRequest(format!("The upload was interrupted: {err}")))?;
+        let chunk = chunk
+            .map_err(|err| AppError::BadRequest(format!("The upload was interrupted: {err}")))?;
         total += chunk.len() as u64;
         if let Some(file) = spool.as_mut() {
             if total > limits.max_zip_bytes {
@@ -134,10 +154,7 @@ async fn receive(field: &mut actix_multipart::Field, limits: UploadLimits) -> Re
             return Ok(Received::TooLarge);
         }
     }
-    Ok(match spool {
-        Some(file) => Received::Zip(file),
-        None => Received::Memory(memory),
-    })
+    Ok(spool.map_or(Received::Memory(memory), Received::Zip))
 }
 
 /// A file ready to store, made on the blocking pool.
@@ -150,17 +167,18 @@ struct Prepared {
 }
 
 fn prepare(name: String, bytes: &[u8], limits: UploadLimits) -> Prepared {
-    let parsed = crate::import::parse_with_limit(&name, bytes, limits.max_file_bytes * 4).map_err(|err| {
-        let mut text = err.to_string();
-        if let Some(first) = text.get(0..1) {
-            let upper = first.to_uppercase();
-            text.replace_range(0..1, &upper);
-        }
-        if !text.ends_with('.') {
-            text.push('.');
-        }
-        text
-    });
+    let parsed =
+        crate::import::parse_with_limit(&name, bytes, limits.max_file_bytes * 4).map_err(|err| {
+            let mut text = err.to_string();
+            if let Some(first) = text.get(0..1) {
+                let upper = first.to_uppercase();
+                text.replace_range(0..1, &upper);
+            }
+            if !text.ends_with('.') {
+                text.push('.');
+            }
+            text
+        });
     let sha256 = Sha256::digest(bytes).to_vec();
     let gzip = if bytes.starts_with(&[0x1F, 0x8B]) {
         bytes.to_vec()
@@ -179,7 +197,9 @@ fn prepare(name: String, bytes: &[u8], limits: UploadLimits) -> Prepared {
 /// Whether a zip entry looks like an activity file (by name).
 fn is_activity_name(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
-    [".fit", ".gpx", ".tcx", ".fit.gz", ".gpx.gz", ".tcx.gz"].iter().any(|ext| lower.ends_with(ext))
+    [".fit", ".gpx", ".tcx", ".fit.gz", ".gpx.gz", ".tcx.gz"]
+        .iter()
+        .any(|ext| lower.ends_with(ext))
 }
 
 /// Read a zip archive on the blocking pool, sending each activity entry (or
@@ -190,8 +210,8 @@ fn read_zip(
     limits: UploadLimits,
     tx: &mpsc::Sender<Result<Prepared, FileResult>>,
 ) -> Result<usize, String> {
-    let mut archive =
-        zip::ZipArchive::new(file).map_err(|err| format!("{archive_name} is not a readable zip archive: {err}."))?;
+    let mut archive = zip::ZipArchive::new(file)
+        .map_err(|err| format!("{archive_name} is not a readable zip archive: {err}."))?;
     if archive.len() > limits.max_zip_entries {
         return Err(format!(
             "{archive_name} holds {} entries; at most {} are accepted per archive. Split it and upload the parts.",
@@ -212,7 +232,10 @@ fn read_zip(
                 continue;
             }
         };
-        let entry_name = entry.name().to_owned();
+        let entry_name: String = entry
+            .name()
+            .map(std::borrow::Cow::into_owned)
+            .unwrap_or_default();
         if entry.is_dir() || !is_activity_name(&entry_name) {
             skipped += 1;
             continue;
@@ -221,21 +244,32 @@ fn read_zip(
         if entry.size() > limits.max_file_bytes {
             let _ = tx.blocking_send(Err(FileResult::rejected(
                 &shown,
-                format!("This file is larger than the {} MB limit.", limits.max_file_bytes / 1_000_000),
+                format!(
+                    "This file is larger than the {} MB limit.",
+                    limits.max_file_bytes / 1_000_000
+                ),
             )));
             continue;
         }
         let mut bytes = Vec::new();
         // Never trust the declared size: stop reading past the limit.
-        let read = (&mut entry).take(limits.max_file_bytes + 1).read_to_end(&mut bytes);
+        let read = (&mut entry)
+            .take(limits.max_file_bytes + 1)
+            .read_to_end(&mut bytes);
         if let Err(err) = read {
-            let _ = tx.blocking_send(Err(FileResult::rejected(&shown, format!("This archive entry is corrupt: {err}."))));
+            let _ = tx.blocking_send(Err(FileResult::rejected(
+                &shown,
+                format!("This archive entry is corrupt: {err}."),
+            )));
             continue;
         }
         if bytes.len() as u64 > limits.max_file_bytes {
             let _ = tx.blocking_send(Err(FileResult::rejected(
                 &shown,
-                format!("This file decompresses to more than the {} MB limit.", limits.max_file_bytes / 1_000_000),
+                format!(
+                    "This file decompresses to more than the {} MB limit.",
+                    limits.max_file_bytes / 1_000_000
+                ),
             )));
             continue;
         }
@@ -245,7 +279,11 @@ fn read_zip(
                 "{archive_name} decompresses to more than four times the archive limit; it was stopped there."
             ));
         }
-        let base = entry_name.rsplit('/').next().unwrap_or(&entry_name).to_owned();
+        let base = entry_name
+            .rsplit('/')
+            .next()
+            .unwrap_or(&entry_name)
+            .to_owned();
         if tx.blocking_send(Ok(prepare(base, &bytes, limits))).is_err() {
             break;
         }
@@ -255,18 +293,22 @@ fn read_zip(
 
 /// A name for an activity whose file has none: "Morning run".
 fn default_name(parsed: &ParsedActivity) -> String {
-    let hour = (parsed.start + chrono::TimeDelta::seconds(i64::from(parsed.utc_offset_s.unwrap_or(0))))
-        .format("%H")
-        .to_string()
-        .parse::<u32>()
-        .unwrap_or(12);
+    let hour = (parsed.start
+        + chrono::TimeDelta::seconds(i64::from(parsed.utc_offset_s.unwrap_or(0))))
+    .format("%H")
+    .to_string()
+    .parse::<u32>()
+    .unwrap_or(12);
     let part = match hour {
         5..=11 => "Morning",
         12..=16 => "Afternoon",
         17..=20 => "Evening",
         _ => "Night",
     };
-    format!("{part} {}", crate::web::format::sport_label(parsed.sport.as_str()).to_lowercase())
+    format!(
+        "{part} {}",
+        crate::web::format::sport_label(parsed.sport.as_str()).to_lowercase()
+    )
 }
 
 async fn store(state: &AppState, user_id: Uuid, prepared: Prepared) -> FileResult {
@@ -283,7 +325,12 @@ async fn store(state: &AppState, user_id: Uuid, prepared: Prepared) -> FileResul
         .filter(|c| !c.is_control())
         .take(200)
         .collect();
-    let file_name: String = prepared.name.chars().filter(|c| !c.is_control()).take(255).collect();
+    let file_name: String = prepared
+        .name
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(255)
+        .collect();
     let result: Result<Stored, sqlx::Error> = async {
         let mut tx = state.db.pool().begin().await?;
         let stored = activities::insert(
@@ -334,7 +381,8 @@ async fn upload(
     let mut skipped = 0;
     let mut files_seen = 0;
     while let Some(field) = payload.next().await {
-        let mut field = field.map_err(|err| AppError::BadRequest(format!("The upload could not be read: {err}")))?;
+        let mut field = field
+            .map_err(|err| AppError::BadRequest(format!("The upload could not be read: {err}")))?;
         if field.name() != Some("files") {
             // Drain other fields (e.g. csrf_token) without keeping them.
             while let Some(chunk) = field.next().await {
@@ -375,7 +423,9 @@ async fn upload(
                 ));
             }
             Received::Memory(bytes) => {
-                let prepared = web::block(move || prepare(name, &bytes, limits)).await.map_err(AppError::internal)?;
+                let prepared = web::block(move || prepare(name, &bytes, limits))
+                    .await
+                    .map_err(AppError::internal)?;
                 results.push(store(&state, user.id(), prepared).await);
             }
             Received::Zip(file) => {
@@ -407,14 +457,17 @@ async fn upload(
         }
     }
     if files_seen == 0 {
-        results.push(FileResult::rejected("(nothing)", "Choose at least one FIT, GPX, TCX or zip file to upload."));
+        results.push(FileResult::rejected(
+            "(nothing)",
+            "Choose at least one FIT, GPX, TCX or zip file to upload.",
+        ));
     }
     let page = UploadPage {
         ctx,
         csrf_token: token(&req),
         results,
         skipped,
-        limits,
+        hint: limits_hint(limits),
     };
     if is_htmx(&req) {
         render_with_status(&page.as_results(), StatusCode::OK)
@@ -422,4 +475,3 @@ async fn upload(
         render_with_status(&page, StatusCode::OK)
     }
 }
-

@@ -10,6 +10,7 @@
 )]
 
 mod accounts;
+mod activities;
 mod admin;
 mod admin_cli;
 mod cli;
