@@ -262,7 +262,7 @@ impl Streams {
     /// The compact storage form: `PST1`, then a raw-deflate stream of
     /// `u32 samples, u16 channel mask, u32 segments, segments as (f64, f64)`, then `t`
     /// and each present channel in field order (`f64` for `t`, `lat`, `lon`, `distance`;
-    /// `f32` for the rest), little-endian, each value XORed with the previous one and the
+    /// `f32` for the rest), little-endian, each value xor-ed with the previous one and the
     /// bytes of each array transposed into planes (all first bytes, then all second
     /// bytes, …) so that deflate finds the repetition. Lossless: `decode(encode(s)) == s` bit for bit, NaN gaps included.
     #[must_use]
@@ -408,7 +408,7 @@ impl Streams {
     }
 }
 
-/// Appends fixed-size little-endian values, each XORed with the previous one (slowly
+/// Appends fixed-size little-endian values, each xor-ed with the previous one (slowly
 /// changing floats then share their high bytes, which become zeros), transposed into
 /// byte planes.
 fn put_planes<const W: usize>(

@@ -18,7 +18,8 @@
 //!   activity over all records; the sport is that of the **longest session by timer time**,
 //!   totals are derived from the streams (the sessions' calories summed), and a warning
 //!   says so.
-//! - Several records with the same timestamp are merged (later values fill the gaps);
+//! - Records carrying nothing but a timestamp are skipped; several records with the same
+//!   timestamp are merged (later values fill the gaps);
 //!   records going back in time are dropped with a warning.
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -460,6 +461,17 @@ struct Record {
 }
 
 impl Record {
+    const fn is_empty(&self) -> bool {
+        self.lat.is_none()
+            && self.altitude.is_none()
+            && self.heart_rate.is_none()
+            && self.cadence.is_none()
+            && self.distance.is_none()
+            && self.speed.is_none()
+            && self.power.is_none()
+            && self.temperature.is_none()
+    }
+
     fn fill_from(&mut self, o: &Self) {
         self.lat = self.lat.or(o.lat);
         self.lon = self.lon.or(o.lon);
@@ -604,6 +616,9 @@ impl Collector {
             #[expect(clippy::cast_precision_loss, reason = "distances fit in 52 bits")]
             let d = total as f64 / 16.0;
             r.distance = r.distance.or(Some(d));
+        }
+        if r.is_empty() {
+            return; // a timestamp without any value: nothing to keep
         }
         match self.records.last_mut() {
             Some(prev) if prev.ts == ts => {

@@ -1,5 +1,9 @@
 //! Recording segments from explicit intervals and from gaps in the samples.
 //!
+//! Segment bounds never reach beyond the first and last sample (a timer started five
+//! seconds before the first record gives a segment from that record), so the segments'
+//! total can be a few seconds below the device's own timer time.
+//!
 //! Rule (from `ANALYTICS.md`, "Inputs"): the timer is stopped between a FIT stop and the
 //! next start event; in files without timer events (GPX, TCX, some FIT files) a gap
 //! longer than [`PAUSE_GAP_S`] between two samples is a pause. For sparse recordings (a
