@@ -296,10 +296,7 @@ mod tests {
     #[test]
     fn ticks_are_round() {
         assert_eq!(ticks(0.0, 100.0, 4), vec![0.0, 25.0, 50.0, 75.0, 100.0]);
-        assert_eq!(
-            ticks(93.0, 187.0, 4),
-            vec![100.0, 125.0, 150.0, 175.0]
-        );
+        assert_eq!(ticks(93.0, 187.0, 4), vec![100.0, 125.0, 150.0, 175.0]);
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod domain;
 pub mod error;
 pub mod import;
 pub mod metrics;
+pub mod seed;
 pub mod startup;
 pub mod state;
 pub mod synthetic;

@@ -26,6 +26,12 @@ enum Command {
     /// Administrators and roles: create an admin, grant or revoke a role.
     #[command(subcommand)]
     Admin(cli::AdminCommand),
+    /// Store a demo athlete with two years of synthetic activities (once; prints the sign-in).
+    SeedDemo {
+        /// How many days of training, ending today.
+        #[arg(long, default_value_t = 730)]
+        days: u32,
+    },
 }
 
 fn main() -> ExitCode {
@@ -62,6 +68,9 @@ fn main() -> ExitCode {
             Command::Migrate => migrate(&settings).await.map(|()| ExitCode::SUCCESS),
             // Admin commands report their own outcome: one line, a specific status.
             Command::Admin(admin) => Ok(cli::run(&settings, admin).await),
+            Command::SeedDemo { days } => {
+                seed_demo(&settings, days).await.map(|()| ExitCode::SUCCESS)
+            }
         }
     });
     match result {
@@ -77,6 +86,27 @@ fn main() -> ExitCode {
 fn config_failure(err: &ConfigError) -> ExitCode {
     eprintln!("{err}");
     ExitCode::from(2)
+}
+
+async fn seed_demo(settings: &Settings, days: u32) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    let options = pierre::db::connect_options(&settings.database)?;
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(2)
+        .acquire_timeout(settings.database.acquire_timeout)
+        .connect_with(options)
+        .await
+        .context("could not connect to the database (DATABASE_URL)")?;
+    match pierre::seed::seed_demo(&pool, days.clamp(1, 3650)).await? {
+        pierre::seed::Seeded::AlreadyThere => println!("demo data already present"),
+        pierre::seed::Seeded::Created { activities } => println!(
+            "demo athlete created with {activities} activities: sign in as {} with the password \"{}\"",
+            pierre::seed::DEMO_EMAIL,
+            pierre::seed::DEMO_PASSWORD
+        ),
+    }
+    pool.close().await;
+    Ok(())
 }
 
 async fn migrate(settings: &Settings) -> anyhow::Result<()> {

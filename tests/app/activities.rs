@@ -629,3 +629,45 @@ async fn editing_and_deleting_an_activity() {
     assert_eq!(counts(&app).await, [0, 0, 0, 0]);
     let _ = new_client();
 }
+
+#[tokio::test]
+async fn seed_demo_stores_a_demo_athlete_once_who_can_sign_in_and_see_activities() {
+    let app = TestApp::spawn().await;
+    let first = pierre::seed::seed_demo(&app.db, 21).await.unwrap();
+    let pierre::seed::Seeded::Created { activities } = first else {
+        panic!("expected a new demo athlete, got {first:?}");
+    };
+    assert!(activities >= 5, "three weeks of training: {activities}");
+    assert_eq!(
+        pierre::seed::seed_demo(&app.db, 21).await.unwrap(),
+        pierre::seed::Seeded::AlreadyThere
+    );
+    assert_eq!(counts(&app).await[0], i64::try_from(activities).unwrap());
+    let client = new_client();
+    let res = crate::accounts::login(
+        &app,
+        &client,
+        pierre::seed::DEMO_EMAIL,
+        pierre::seed::DEMO_PASSWORD,
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    let list = client
+        .get(app.url("/activities"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let doc = html(&list);
+    let first_link = doc
+        .select(&scraper::Selector::parse("#activity-results tbody a").unwrap())
+        .next()
+        .and_then(|a| a.value().attr("href"))
+        .unwrap()
+        .to_owned();
+    let page = client.get(app.url(&first_link)).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("chart-line"));
+}
