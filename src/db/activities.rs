@@ -507,3 +507,62 @@ pub async fn table_counts(conn: &mut PgConnection) -> Result<[i64; 4], sqlx::Err
     .await?;
     Ok([row.a, row.l, row.s, row.f])
 }
+
+/// Everything an export needs about one activity (no streams).
+#[derive(Debug, Clone)]
+pub struct ExportRow {
+    pub id: Uuid,
+    pub name: String,
+    pub sport: String,
+    pub start_time: DateTime<Utc>,
+    pub timer_s: Option<f64>,
+    pub distance_m: Option<f64>,
+    pub ascent_m: Option<f64>,
+    pub avg_hr: Option<f64>,
+    pub avg_power_w: Option<f64>,
+    pub source: String,
+    pub notes: String,
+    pub file_name: Option<String>,
+}
+
+/// All of a user's activities, oldest first, for the export.
+///
+/// # Errors
+/// Database errors.
+pub async fn export_rows(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+) -> Result<Vec<ExportRow>, sqlx::Error> {
+    sqlx::query_as!(
+        ExportRow,
+        r#"SELECT a.id, a.name, a.sport, a.start_time, a.timer_s, a.distance_m, a.ascent_m, a.avg_hr, a.avg_power_w,
+                  a.source, a.notes, f.file_name AS "file_name?"
+           FROM activities a LEFT JOIN activity_files f ON f.activity_id = a.id
+           WHERE a.user_id = $1 ORDER BY a.start_time, a.id"#,
+        user_id
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// The stored original (gzip) or, failing that, the streams of one activity.
+///
+/// # Errors
+/// Database errors.
+pub async fn export_payload(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    id: Uuid,
+) -> Result<(Option<Vec<u8>>, Option<ActivityRow>), sqlx::Error> {
+    let original = sqlx::query_scalar!(
+        "SELECT f.gzip FROM activity_files f JOIN activities a ON a.id = f.activity_id WHERE a.user_id = $1 AND a.id = $2",
+        user_id,
+        id
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    if original.is_some() {
+        return Ok((original, None));
+    }
+    Ok((None, get(conn, user_id, id).await?))
+}

@@ -6,6 +6,7 @@
 //! a wrong method would answer 404 instead of 405.
 
 pub mod account;
+pub mod account_export;
 pub mod activities;
 pub mod admin;
 pub mod assets;
@@ -33,6 +34,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     health::configure(cfg);
     pages::configure(cfg);
     auth::configure(cfg);
+    account_export::configure(cfg);
     account::configure(cfg);
     upload::configure(cfg);
     activities::configure(cfg);

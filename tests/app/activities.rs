@@ -671,3 +671,88 @@ async fn seed_demo_stores_a_demo_athlete_once_who_can_sign_in_and_see_activities
     assert_eq!(page.status(), 200);
     assert!(page.text().await.unwrap().contains("chart-line"));
 }
+
+#[tokio::test]
+async fn the_account_export_holds_the_profile_an_index_and_every_activity_file() {
+    let app = TestApp::spawn().await;
+    let (client, user_id) = signed_in(&app, "ana@example.org", &["athlete"]).await;
+    let run = fixture("garmin-fenix-5-run.fit");
+    upload(&app, &client, vec![("morning=run.fit", run.clone())]).await;
+    // An activity without an original file (as synced or generated) exports as GPX.
+    let profile = pierre::synthetic::AthleteProfile::cyclist();
+    let plan = pierre::synthetic::plan(
+        &profile,
+        pierre::synthetic::Pattern::Periodized,
+        chrono::NaiveDate::from_ymd_opt(2024, 1, 1).unwrap(),
+        7,
+        7,
+    );
+    let generated = pierre::synthetic::activity(&profile, &plan[0]);
+    let mut conn = app.db.acquire().await.unwrap();
+    pierre::db::activities::insert(
+        &mut conn,
+        &pierre::db::activities::NewActivity {
+            user_id,
+            source: pierre::db::activities::Source::Upload,
+            external_id: None,
+            name: "=HYPERLINK(\"evil\")",
+            parsed: &generated,
+            file_sha256: None,
+            original: None,
+        },
+    )
+    .await
+    .unwrap();
+    drop(conn);
+
+    let res = client
+        .get(app.url("/settings/account/export"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "application/zip");
+    assert!(
+        res.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains("pierre-export-")
+    );
+    let bytes = res.bytes().await.unwrap();
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes.to_vec())).unwrap();
+    let names: Vec<String> = archive
+        .file_names()
+        .map(|n| n.unwrap().into_owned())
+        .collect();
+    assert!(names.contains(&"profile.json".to_owned()), "{names:?}");
+    let mut csv = String::new();
+    std::io::Read::read_to_string(&mut archive.by_name("activities.csv").unwrap(), &mut csv)
+        .unwrap();
+    assert_eq!(csv.lines().count(), 3, "{csv}");
+    assert!(
+        csv.contains("'=HYPERLINK"),
+        "formulas are neutralised: {csv}"
+    );
+    let fit_name = names
+        .iter()
+        .find(|n| n.ends_with(".fit.gz"))
+        .expect("the original, gzipped")
+        .clone();
+    let mut gz = Vec::new();
+    std::io::Read::read_to_end(&mut archive.by_name(&fit_name).unwrap(), &mut gz).unwrap();
+    let mut original = Vec::new();
+    std::io::Read::read_to_end(
+        &mut flate2::read::GzDecoder::new(gz.as_slice()),
+        &mut original,
+    )
+    .unwrap();
+    assert_eq!(original, run);
+    let gpx_name = names
+        .iter()
+        .find(|n| n.ends_with(".gpx"))
+        .expect("a GPX for the generated one")
+        .clone();
+    let mut gpx = Vec::new();
+    std::io::Read::read_to_end(&mut archive.by_name(&gpx_name).unwrap(), &mut gpx).unwrap();
+    assert!(pierre::import::parse("x.gpx", &gpx).is_ok());
+}
