@@ -6,7 +6,8 @@
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
-    reason = "test code: a failed assertion is the report"
+    clippy::case_sensitive_file_extension_comparisons,
+    reason = "test code: a failed assertion is the report; tests name their own files"
 )]
 
 mod accounts;
