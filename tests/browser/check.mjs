@@ -34,6 +34,10 @@ const PAGES = [
   { name: "settings-profile", path: "/settings/profile", status: 200, signedIn: true },
   { name: "settings-security", path: "/settings/security", status: 200, signedIn: true },
   { name: "settings-account", path: "/settings/account", status: 200, signedIn: true },
+  { name: "activities", path: "/activities", status: 200, signedIn: true },
+  { name: "upload", path: "/activities/upload", status: 200, signedIn: true },
+  // Filled in by signUp(): the page of an activity uploaded through the form.
+  { name: "activity", path: null, status: 200, signedIn: true },
 ];
 const THEMES = ["light", "dark"];
 const WIDTHS = [
@@ -110,6 +114,14 @@ async function signUp() {
   await page.fill("#signup-name", "Browser Check");
   await page.fill("#signup-password", "granite otter sunrise meadow");
   await Promise.all([page.waitForURL("**/dashboard", { timeout: 15000 }), page.click("#signup-form button[type=submit]")]);
+  // Upload a real device file through the upload form (htmx), and remember its page.
+  await page.goto(base + "/activities/upload", { waitUntil: "load" });
+  await page.setInputFiles("#upload-files", path.resolve(HERE, "../fixtures/activities/Edge810-Vector-2013-08-16-15-35-10.fit"));
+  await page.click("#upload-form button[type=submit]");
+  const link = page.locator('#upload-results [data-outcome="imported"] + a');
+  await link.waitFor({ timeout: 20000 });
+  const href = await link.getAttribute("href");
+  PAGES.find((p) => p.name === "activity").path = href;
   const state = await context.storageState();
   await context.close();
   return state;
@@ -117,6 +129,7 @@ async function signUp() {
 
 async function checkCombination(pageSpec, theme, size) {
   const problems = [];
+  if (!pageSpec.path) return ["rule setup: the upload through the form did not give an activity page"];
   const url = base + pageSpec.path;
   if (pageSpec.signedIn && !signedInState) return ["rule signed-in: no signed-in session (sign-up failed)"];
   const context = await browser.newContext({
