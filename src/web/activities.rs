@@ -249,6 +249,9 @@ struct ShowPage {
     date: String,
     tiles: Vec<Tile>,
     charts: Vec<(String, String)>,
+    /// Charts drawn against distance (`?x=distance`) rather than time.
+    by_distance: bool,
+    has_distance: bool,
     route: String,
     laps: Vec<Vec<String>>,
     lap_headers: Vec<&'static str>,
@@ -325,16 +328,41 @@ fn tiles(a: &ActivityRow, units: Units) -> Vec<Tile> {
 }
 
 /// The activity's charts: (title, svg) against time.
-fn stream_charts(streams: &Streams, units: Units, running: bool) -> Vec<(String, String)> {
-    let t = &streams.t;
+fn stream_charts(
+    streams: &Streams,
+    units: Units,
+    running: bool,
+    by_distance: bool,
+) -> Vec<(String, String)> {
+    // The x axis: seconds since the start, or distance (km / mi) when asked
+    // for and recorded. Samples without a distance are left out of that view.
+    let by_distance = by_distance && streams.distance.is_some();
+    let x_values: Vec<f64> = match (&streams.distance, by_distance) {
+        (Some(d), true) => d
+            .iter()
+            .map(|m| match units {
+                Units::Metric => m / 1000.0,
+                Units::Imperial => m / 1609.344,
+            })
+            .collect(),
+        _ => streams.t.clone(),
+    };
+    let t = &x_values;
     let mut out = Vec::new();
-    let x_label = |x: f64| format::clock(x);
+    let unit = if units == Units::Metric { "km" } else { "mi" };
+    let x_label = |x: f64| {
+        if by_distance {
+            format!("{x:.1} {unit}")
+        } else {
+            format::clock(x)
+        }
+    };
     let channel = |values: Option<&Vec<f32>>| -> Option<Vec<(f64, f64)>> {
         values.map(|v| {
             t.iter()
                 .zip(v)
                 .map(|(x, y)| (*x, f64::from(*y)))
-                .filter(|(_, y)| y.is_finite())
+                .filter(|(x, y)| x.is_finite() && y.is_finite())
                 .collect()
         })
     };
@@ -420,6 +448,10 @@ async fn load_page(
     user: &CurrentUser,
     id: Uuid,
 ) -> Result<ShowPage, AppError> {
+    let by_distance = req
+        .query_string()
+        .split('&')
+        .any(|pair| pair == "x=distance");
     let mut conn = state.db.conn().await?;
     let found = activities::get(&mut conn, user.id(), id).await;
     let activity = conn.check(found)?.ok_or(AppError::NotFound)?;
@@ -435,6 +467,7 @@ async fn load_page(
         .streams
         .as_deref()
         .and_then(|bytes| Streams::decode(bytes).ok());
+    let has_distance = streams.as_ref().is_some_and(|s| s.distance.is_some());
     let (charts, route) = streams.as_ref().map_or_else(
         || (Vec::new(), String::new()),
         |s| {
@@ -444,7 +477,7 @@ async fn load_page(
                 }
                 _ => String::new(),
             };
-            (stream_charts(s, units, running), route)
+            (stream_charts(s, units, running, by_distance), route)
         },
     );
     Ok(ShowPage {
@@ -454,6 +487,8 @@ async fn load_page(
         date: format::local_date_time(activity.start_time, activity.utc_offset_s),
         tiles: tiles(&activity, units),
         charts,
+        by_distance: by_distance && has_distance,
+        has_distance,
         route,
         laps: lap_rows(&laps, units),
         lap_headers: vec!["Lap", "Time", "Distance", "Speed", "Heart rate", "Power"],
