@@ -116,7 +116,7 @@ async function signUp() {
   await Promise.all([page.waitForURL("**/dashboard", { timeout: 15000 }), page.click("#signup-form button[type=submit]")]);
   // Upload a real device file through the upload form (htmx), and remember its page.
   await page.goto(base + "/activities/upload", { waitUntil: "load" });
-  await page.setInputFiles("#upload-files", path.resolve(HERE, "../fixtures/activities/Edge810-Vector-2013-08-16-15-35-10.fit"));
+  await page.setInputFiles("#upload-files", path.resolve(HERE, "../fixtures/activities/fit/Edge810-Vector-2013-08-16-15-35-10.fit"));
   await page.click("#upload-form button[type=submit]");
   const link = page.locator('#upload-results [data-outcome="imported"] + a');
   await link.waitFor({ timeout: 20000 });
