@@ -40,6 +40,16 @@ pub const HEADER: &str = "x-csrf-token";
 #[derive(Debug, Clone)]
 pub struct CsrfToken(pub String);
 
+/// The anti-forgery token for pages rendered for this request (empty if the
+/// middleware did not run, which only happens outside the app).
+#[must_use]
+pub fn token_of(req: &HttpRequest) -> String {
+    req.extensions()
+        .get::<CsrfToken>()
+        .map(|t| t.0.clone())
+        .unwrap_or_default()
+}
+
 /// A new seed to send with this response (first visit, or rotation).
 #[derive(Debug, Clone)]
 struct NewSeed(String);

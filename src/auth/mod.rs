@@ -193,6 +193,14 @@ pub fn client_ip(req: &HttpRequest, settings: &Settings) -> Option<IpAddr> {
     )
 }
 
+/// [`client_ip`] as text for the audit log and the sessions list ("" if unknown).
+#[must_use]
+pub fn client_ip_text(req: &HttpRequest, settings: &Settings) -> String {
+    client_ip(req, settings)
+        .map(|ip| ip.to_string())
+        .unwrap_or_default()
+}
+
 /// A short, safe user-agent string for the sessions list and the audit log.
 #[must_use]
 pub fn user_agent(req: &HttpRequest) -> String {

@@ -3,16 +3,15 @@
 
 use actix_session::Session;
 use actix_web::http::StatusCode;
-use actix_web::{HttpMessage as _, HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 
-use crate::auth::csrf::CsrfToken;
 use crate::auth::password::{self, Verified};
 use crate::auth::session_store::SESSION_ID_KEY;
-use crate::auth::{CurrentUser, client_ip, describe_device, user_agent};
+use crate::auth::{CurrentUser, describe_device, user_agent};
 use crate::db::audit::{self, NewEvent, event};
 use crate::db::users;
 use crate::error::AppError;
@@ -42,11 +41,25 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         );
 }
 
-fn token(req: &HttpRequest) -> String {
-    req.extensions()
-        .get::<CsrfToken>()
-        .map(|t| t.0.clone())
-        .unwrap_or_default()
+use crate::auth::csrf::token_of as token;
+
+/// An audit event the user causes on their own account.
+fn own_event<'a>(
+    user: &'a CurrentUser,
+    event_type: &'a str,
+    ip: &'a str,
+    user_agent: &'a str,
+) -> NewEvent<'a> {
+    NewEvent {
+        actor: Some(user.id()),
+        subject: Some(user.id()),
+        subject_email: Some(&user.user.email),
+        event_type,
+        ip,
+        user_agent,
+        success: true,
+        ..NewEvent::default()
+    }
 }
 
 /// The current session's stored id hash.
@@ -187,9 +200,7 @@ async fn update_profile(
     if saved {
         let mut tx = state.db.pool().begin().await?;
         users::update_profile(&mut tx, user.id(), &display_name, &time_zone, &units).await?;
-        let ip = client_ip(&req, &state.settings)
-            .map(|ip| ip.to_string())
-            .unwrap_or_default();
+        let ip = crate::auth::client_ip_text(&req, &state.settings);
         audit::record(
             &mut tx,
             NewEvent {
@@ -340,20 +351,12 @@ async fn change_password(
     let mut tx = state.db.pool().begin().await?;
     users::set_password_hash(&mut tx, user.id(), &hash).await?;
     let ended = users::end_sessions(&mut tx, user.id(), keep.as_deref()).await?;
-    let ip = client_ip(&req, &state.settings)
-        .map(|ip| ip.to_string())
-        .unwrap_or_default();
+    let ip = crate::auth::client_ip_text(&req, &state.settings);
     audit::record(
         &mut tx,
         NewEvent {
-            actor: Some(user.id()),
-            subject: Some(user.id()),
-            subject_email: Some(&user.user.email),
-            event_type: event::PASSWORD_CHANGED,
-            ip: &ip,
-            user_agent: &user_agent(&req),
-            success: true,
             details: serde_json::json!({ "other_sessions_ended": ended }),
+            ..own_event(&user, event::PASSWORD_CHANGED, &ip, &user_agent(&req))
         },
     )
     .await?;
@@ -393,9 +396,7 @@ async fn end_session(
     if !users::end_session(&mut tx, user.id(), &id_hash).await? {
         return Err(AppError::NotFound);
     }
-    let ip = client_ip(&req, &state.settings)
-        .map(|ip| ip.to_string())
-        .unwrap_or_default();
+    let ip = crate::auth::client_ip_text(&req, &state.settings);
     audit::record(
         &mut tx,
         NewEvent {
@@ -422,20 +423,12 @@ async fn end_other_sessions(
     let keep = current_key_hash(&user);
     let mut tx = state.db.pool().begin().await?;
     let ended = users::end_sessions(&mut tx, user.id(), keep.as_deref()).await?;
-    let ip = client_ip(&req, &state.settings)
-        .map(|ip| ip.to_string())
-        .unwrap_or_default();
+    let ip = crate::auth::client_ip_text(&req, &state.settings);
     audit::record(
         &mut tx,
         NewEvent {
-            actor: Some(user.id()),
-            subject: Some(user.id()),
-            subject_email: Some(&user.user.email),
-            event_type: event::SESSIONS_ENDED,
-            ip: &ip,
-            user_agent: &user_agent(&req),
-            success: true,
             details: serde_json::json!({ "ended": ended }),
+            ..own_event(&user, event::SESSIONS_ENDED, &ip, &user_agent(&req))
         },
     )
     .await?;
@@ -506,9 +499,7 @@ async fn delete_account(
             render_with_status(&page, StatusCode::UNPROCESSABLE_ENTITY)
         };
     }
-    let ip = client_ip(&req, &state.settings)
-        .map(|ip| ip.to_string())
-        .unwrap_or_default();
+    let ip = crate::auth::client_ip_text(&req, &state.settings);
     let mut tx = state.db.pool().begin().await?;
     audit::record(
         &mut tx,

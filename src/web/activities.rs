@@ -3,14 +3,13 @@
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, ContentDisposition, DispositionParam, DispositionType};
-use actix_web::{HttpMessage as _, HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use chrono::{NaiveDate, TimeDelta, TimeZone as _, Utc};
 use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::auth::CurrentUser;
-use crate::auth::csrf::CsrfToken;
 use crate::charts::{self, Series};
 use crate::db::activities::{self, ActivityRow, LapRow, ListFilter, ListRow, ListTotals};
 use crate::domain::{Sport, Streams};
@@ -36,12 +35,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/activities/{id}/delete").route(web::post().to(delete)));
 }
 
-fn token(req: &HttpRequest) -> String {
-    req.extensions()
-        .get::<CsrfToken>()
-        .map(|t| t.0.clone())
-        .unwrap_or_default()
-}
+use crate::auth::csrf::token_of as token;
 
 fn parse_id(raw: &str) -> Result<Uuid, AppError> {
     Uuid::parse_str(raw).map_err(|_| AppError::NotFound)

@@ -13,13 +13,12 @@
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::{HttpMessage as _, HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::auth::csrf::CsrfToken;
 use crate::auth::{CurrentUser, RequireAdmin, Role, client_ip, describe_device, user_agent};
 use crate::db::audit::{self, EventRow, NewEvent, event};
 use crate::db::users::{self, UserRow};
@@ -50,12 +49,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/admin/audit").route(web::get().to(audit_page)));
 }
 
-fn token(req: &HttpRequest) -> String {
-    req.extensions()
-        .get::<CsrfToken>()
-        .map(|t| t.0.clone())
-        .unwrap_or_default()
-}
+use crate::auth::csrf::token_of as token;
 
 /// Whether to answer with the `rows` fragment: an htmx request, except
 /// htmx's history restore, which needs the whole page.

@@ -2,15 +2,15 @@
 
 use actix_session::Session;
 use actix_web::http::StatusCode;
-use actix_web::{HttpMessage as _, HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use chrono::TimeDelta;
 use serde::Deserialize;
 
-use crate::auth::csrf::{self, CsrfToken};
+use crate::auth::csrf::{self};
 use crate::auth::password::{self, Verified};
 use crate::auth::session_store::{IP_KEY, USER_AGENT_KEY, USER_ID_KEY};
-use crate::auth::{MaybeUser, Role, client_ip, safe_next, user_agent};
+use crate::auth::{MaybeUser, Role, safe_next, user_agent};
 use crate::db::attempts::{self, Limit, Scope};
 use crate::db::audit::{self, NewEvent, event};
 use crate::db::users::{self, Created};
@@ -50,12 +50,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(web::resource("/logout").route(web::post().to(logout)));
 }
 
-fn token(req: &HttpRequest) -> String {
-    req.extensions()
-        .get::<CsrfToken>()
-        .map(|t| t.0.clone())
-        .unwrap_or_default()
-}
+use crate::auth::csrf::token_of as token;
 
 #[derive(Template)]
 #[template(path = "auth/signup.html", blocks = ["form"])]
@@ -116,9 +111,7 @@ async fn signup(
     if let Err(message) = password::check_new_password(&form.password, &[&email, &display_name]) {
         errors.add("password", message);
     }
-    let ip = client_ip(&req, &state.settings)
-        .map(|ip| ip.to_string())
-        .unwrap_or_default();
+    let ip = crate::auth::client_ip_text(&req, &state.settings);
     let agent = user_agent(&req);
     let now = state.clock.now();
 
@@ -269,9 +262,7 @@ async fn login(
     let form = form.into_inner();
     let next = safe_next(form.next.as_deref()).unwrap_or_default();
     let email: String = form.email.trim().chars().take(254).collect();
-    let ip = client_ip(&req, &state.settings)
-        .map(|ip| ip.to_string())
-        .unwrap_or_default();
+    let ip = crate::auth::client_ip_text(&req, &state.settings);
     let agent = user_agent(&req);
     let now = state.clock.now();
     let account_key = users::normalize_email(&email);
@@ -383,9 +374,7 @@ async fn logout(
     user: MaybeUser,
 ) -> Result<HttpResponse, AppError> {
     if let Some(user) = user.0 {
-        let ip = client_ip(&req, &state.settings)
-            .map(|ip| ip.to_string())
-            .unwrap_or_default();
+        let ip = crate::auth::client_ip_text(&req, &state.settings);
         let agent = user_agent(&req);
         let mut conn = state.db.conn().await?;
         let recorded = audit::record(

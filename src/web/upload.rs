@@ -11,7 +11,7 @@ use std::io::{Read as _, Write as _};
 
 use actix_multipart::Multipart;
 use actix_web::http::StatusCode;
-use actix_web::{HttpMessage as _, HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use futures_util::StreamExt as _;
 use sha2::{Digest as _, Sha256};
@@ -19,7 +19,6 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use crate::auth::CurrentUser;
-use crate::auth::csrf::CsrfToken;
 use crate::config::UploadLimits;
 use crate::db::activities::{self, NewActivity, Source, Stored};
 use crate::domain::ParsedActivity;
@@ -37,12 +36,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-fn token(req: &HttpRequest) -> String {
-    req.extensions()
-        .get::<CsrfToken>()
-        .map(|t| t.0.clone())
-        .unwrap_or_default()
-}
+use crate::auth::csrf::token_of as token;
 
 /// What happened to one uploaded file (or zip entry).
 #[derive(Debug, Clone)]

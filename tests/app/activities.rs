@@ -11,7 +11,11 @@ use crate::support::{Spawn, TestApp, csrf_in, html, new_client, text_of};
 
 fn fixture(name: &str) -> Vec<u8> {
     // Fixtures live in one folder per format: fit/, gpx/, tcx/.
-    let folder = name.rsplit('.').next().unwrap_or_default().to_ascii_lowercase();
+    let folder = name
+        .rsplit('.')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/activities")
         .join(folder)
