@@ -127,9 +127,7 @@ impl<'a> Walker<'a> {
                 Ok(e) => e,
                 Err(e) => {
                     let at = self.base + self.reader.error_position();
-                    if matches!(e, quick_xml::Error::Syntax(_))
-                        && self.position() >= self.len.saturating_sub(self.base)
-                    {
+                    if matches!(e, quick_xml::Error::Syntax(_)) && self.position() >= self.len {
                         return Err(ImportError::Truncated {
                             format: self.format,
                             offset: self.len,

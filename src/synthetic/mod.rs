@@ -732,6 +732,23 @@ mod tests {
     }
 
     #[test]
+    fn an_hour_of_1hz_streams_stores_in_under_half_its_raw_size() {
+        let s = PlannedSession {
+            start: day(2025, 6, 1).and_hms_opt(8, 0, 0).unwrap().and_utc(),
+            sport: Sport::Cycling,
+            indoor: false,
+            workout: Workout::Intervals,
+            duration_s: 3600.0,
+            seed: 1,
+        };
+        let a = activity(&AthleteProfile::cyclist(), &s);
+        let bytes = a.streams.encode().len();
+        // t, lat, lon, distance as f64 and five f32 channels: 52 bytes a sample raw. The
+        // full-precision positions dominate what remains (about 21 bytes a sample).
+        assert!(bytes < a.streams.len() * 24, "{bytes}");
+    }
+
+    #[test]
     fn bulk_mode_is_lazy_and_deterministic() {
         let a: Vec<_> = bulk_summaries(20, day(2025, 1, 1), 365, 42)
             .take(2000)
