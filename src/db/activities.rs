@@ -97,9 +97,9 @@ pub async fn insert(conn: &mut PgConnection, new: &NewActivity<'_>) -> Result<St
         "INSERT INTO activities (id, user_id, source, external_id, sport, sub_sport, name, start_time, utc_offset_s,
              elapsed_s, timer_s, moving_s, distance_m, ascent_m, descent_m, avg_hr, max_hr, avg_speed_mps,
              max_speed_mps, avg_power_w, max_power_w, device_np_w, avg_cadence, calories_kcal, device, has_route,
-             file_format, file_sha256)
+             file_format, file_sha256, import_warnings)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21,
-                 $22, $23, $24, $25, $26, $27, $28)",
+                 $22, $23, $24, $25, $26, $27, $28, $29)",
         id,
         new.user_id,
         new.source.as_str(),
@@ -128,6 +128,7 @@ pub async fn insert(conn: &mut PgConnection, new: &NewActivity<'_>) -> Result<St
         has_route,
         p.format.as_str(),
         new.file_sha256,
+        &p.warnings,
     )
     .execute(&mut *conn)
     .await?;
@@ -368,6 +369,7 @@ pub struct ActivityRow {
     pub has_route: bool,
     pub file_format: Option<String>,
     pub has_original: bool,
+    pub import_warnings: Vec<String>,
     pub streams: Option<Vec<u8>>,
 }
 
@@ -387,6 +389,7 @@ pub async fn get(
                   a.max_speed_mps, a.avg_power_w, a.max_power_w, a.device_np_w, a.avg_cadence, a.calories_kcal,
                   a.device, a.has_route, a.file_format,
                   EXISTS (SELECT 1 FROM activity_files f WHERE f.activity_id = a.id) AS "has_original!",
+                  a.import_warnings,
                   s.data AS "streams?"
            FROM activities a LEFT JOIN activity_streams s ON s.activity_id = a.id
            WHERE a.user_id = $1 AND a.id = $2"#,

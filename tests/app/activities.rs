@@ -763,3 +763,30 @@ async fn the_account_export_holds_the_profile_an_index_and_every_activity_file()
     std::io::Read::read_to_end(&mut archive.by_name(&gpx_name).unwrap(), &mut gpx).unwrap();
     assert!(pierre::import::parse("x.gpx", &gpx).is_ok());
 }
+
+#[tokio::test]
+async fn what_the_importer_skipped_is_said_on_the_activity_page() {
+    let app = TestApp::spawn().await;
+    let (client, _) = signed_in(&app, "ana@example.org", &["athlete"]).await;
+    let (_, outcomes) = upload(
+        &app,
+        &client,
+        vec![("korita-zbevnica.gpx", fixture("korita-zbevnica.gpx"))],
+    )
+    .await;
+    assert_eq!(outcomes[0].1, "imported", "{outcomes:?}");
+    let id: uuid::Uuid = sqlx::query_scalar!("SELECT id FROM activities")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    let page = client
+        .get(app.url(&format!("/activities/{id}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let notes = text_of(&html(&page), "#import-warnings").expect("the page says what was skipped");
+    assert!(notes.to_lowercase().contains("time"), "{notes}");
+}
