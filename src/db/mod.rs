@@ -13,6 +13,7 @@
 pub mod activities;
 pub mod attempts;
 pub mod audit;
+pub mod thresholds;
 pub mod users;
 
 use std::ops::{Deref, DerefMut};

@@ -20,6 +20,7 @@ pub mod headers;
 pub mod health;
 pub mod layout;
 pub mod pages;
+pub mod thresholds;
 pub mod upload;
 
 use actix_web::web;
@@ -36,6 +37,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     auth::configure(cfg);
     account_export::configure(cfg);
     account::configure(cfg);
+    thresholds::configure(cfg);
     upload::configure(cfg);
     activities::configure(cfg);
     admin::configure(cfg);

@@ -24,3 +24,4 @@ mod nginx;
 mod security;
 mod static_assets;
 mod support;
+mod thresholds;

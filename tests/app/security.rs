@@ -243,6 +243,27 @@ const ROUTES: &[Row] = &[
         &[],
         [303, 200, 200, 200],
     ),
+    (
+        "GET",
+        "/settings/thresholds",
+        "/settings/thresholds",
+        &[],
+        [303, 200, 200, 200],
+    ),
+    (
+        "POST",
+        "/settings/thresholds",
+        "/settings/thresholds",
+        &[],
+        [303, 422, 422, 422],
+    ),
+    (
+        "POST",
+        "/settings/thresholds/{id}/delete",
+        "/settings/thresholds/999999/delete",
+        &[],
+        [303, 404, 404, 404],
+    ),
     // Sign-out last: it ends the session used by the rows above.
     ("POST", "/logout", "/logout", &[], [303, 303, 303, 303]),
 ];

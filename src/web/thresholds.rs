@@ -1,0 +1,391 @@
+//! `/settings/thresholds`: date-effective thresholds and their history.
+//!
+//! FTP, heart rates, threshold paces, weight and sex. Paces are entered as
+//! m:ss per km (or per mile) and per 100 m for swimming; they are stored as
+//! speeds in m/s.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use chrono::NaiveDate;
+use serde::Deserialize;
+
+use crate::auth::CurrentUser;
+use crate::auth::csrf::token_of as token;
+use crate::db::thresholds::{self, Entry, Thresholds};
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::web::format::{self, Units};
+use crate::web::forms::{FieldErrors, is_htmx, redirect, render_with_status};
+use crate::web::layout::PageContext;
+
+/// Routes of this module.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/settings/thresholds")
+            .route(web::get().to(page))
+            .route(web::post().to(save)),
+    )
+    .service(web::resource("/settings/thresholds/{id}/delete").route(web::post().to(delete)));
+}
+
+/// A history row formatted for display.
+#[derive(Debug)]
+pub struct Row {
+    pub id: i64,
+    pub sport: String,
+    pub date: String,
+    pub values: String,
+}
+
+/// The form's raw values, kept on errors.
+#[derive(Debug, Default, Deserialize)]
+pub struct Form {
+    #[serde(default)]
+    sport: String,
+    #[serde(default)]
+    effective_from: String,
+    #[serde(default)]
+    ftp: String,
+    #[serde(default)]
+    lthr: String,
+    #[serde(default)]
+    max_hr: String,
+    #[serde(default)]
+    rest_hr: String,
+    #[serde(default)]
+    run_pace: String,
+    #[serde(default)]
+    swim_pace: String,
+    #[serde(default)]
+    weight: String,
+    #[serde(default)]
+    sex: String,
+}
+
+#[derive(Template)]
+#[template(path = "settings/thresholds.html", blocks = ["form"])]
+struct Page {
+    ctx: PageContext,
+    csrf_token: String,
+    f: Form,
+    errors: FieldErrors,
+    rows: Vec<Row>,
+    saved: bool,
+    pace_unit: &'static str,
+    weight_unit: &'static str,
+}
+
+const SPORTS: [&str; 4] = ["all", "cycling", "running", "swimming"];
+
+fn describe(entry: &Entry, units: Units) -> String {
+    let t = &entry.values;
+    let mut parts = Vec::new();
+    if let Some(v) = t.ftp_w {
+        parts.push(format!("FTP {v:.0} W"));
+    }
+    if let Some(v) = t.lthr_bpm {
+        parts.push(format!("threshold HR {v:.0} bpm"));
+    }
+    if let Some(v) = t.max_hr_bpm {
+        parts.push(format!("max HR {v:.0} bpm"));
+    }
+    if let Some(v) = t.rest_hr_bpm {
+        parts.push(format!("resting HR {v:.0} bpm"));
+    }
+    if let Some(v) = t.threshold_speed_mps {
+        parts.push(format!("threshold pace {}", format::pace(Some(v), units)));
+    }
+    if let Some(v) = t.swim_speed_mps {
+        parts.push(format!("swim pace {} /100 m", format::clock(100.0 / v)));
+    }
+    if let Some(v) = t.weight_kg {
+        parts.push(match units {
+            Units::Metric => format!("weight {v:.1} kg"),
+            Units::Imperial => format!("weight {:.1} lb", v / 0.453_592_37),
+        });
+    }
+    if let Some(sex) = &t.sex {
+        parts.push(format!("sex {sex}"));
+    }
+    parts.join(" · ")
+}
+
+/// `m:ss` (or plain seconds) → seconds.
+fn parse_clock(raw: &str) -> Option<f64> {
+    let raw = raw.trim();
+    let (m, s) = raw.split_once(':').map_or(("0", raw), |(m, s)| (m, s));
+    let (m, s): (u32, f64) = (m.trim().parse().ok()?, s.trim().parse().ok()?);
+    let total = f64::from(m).mul_add(60.0, s);
+    ((0.0..60.0).contains(&s) && total > 0.0).then_some(total)
+}
+
+fn number(
+    errors: &mut FieldErrors,
+    field: &'static str,
+    label: &str,
+    raw: &str,
+    range: (f64, f64),
+) -> Option<f64> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return None;
+    }
+    match raw.replace(',', ".").parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= range.0 && v <= range.1 => Some(v),
+        _ => {
+            errors.add(
+                field,
+                format!("{label}: enter a number from {} to {}.", range.0, range.1),
+            );
+            None
+        }
+    }
+}
+
+fn validate(f: &Form, units: Units) -> Result<(String, NaiveDate, Thresholds), FieldErrors> {
+    let mut errors = FieldErrors::default();
+    let sport = f.sport.trim();
+    if !SPORTS.contains(&sport) {
+        errors.add("sport", "Choose what these values apply to.");
+    }
+    let date = NaiveDate::parse_from_str(f.effective_from.trim(), "%Y-%m-%d").ok();
+    if date.is_none() {
+        errors.add(
+            "effective_from",
+            "Enter the date these values apply from, like 2026-03-01.",
+        );
+    }
+    let (pace_metres, weight_factor) = match units {
+        Units::Metric => (1000.0, 1.0),
+        Units::Imperial => (1609.344, 0.453_592_37),
+    };
+    let mut t = Thresholds {
+        ftp_w: number(&mut errors, "ftp", "FTP", &f.ftp, (30.0, 700.0)),
+        lthr_bpm: number(
+            &mut errors,
+            "lthr",
+            "Threshold heart rate",
+            &f.lthr,
+            (80.0, 230.0),
+        ),
+        max_hr_bpm: number(
+            &mut errors,
+            "max_hr",
+            "Max heart rate",
+            &f.max_hr,
+            (100.0, 240.0),
+        ),
+        rest_hr_bpm: number(
+            &mut errors,
+            "rest_hr",
+            "Resting heart rate",
+            &f.rest_hr,
+            (25.0, 120.0),
+        ),
+        weight_kg: number(
+            &mut errors,
+            "weight",
+            "Weight",
+            &f.weight,
+            (25.0 / weight_factor, 250.0 / weight_factor),
+        )
+        .map(|w| w * weight_factor),
+        ..Thresholds::default()
+    };
+    if !f.run_pace.trim().is_empty() {
+        match parse_clock(&f.run_pace).map(|s| pace_metres / s) {
+            Some(v) if (1.0..=8.0).contains(&v) => t.threshold_speed_mps = Some(v),
+            _ => errors.add("run_pace", "Enter a pace like 4:30 (minutes:seconds)."),
+        }
+    }
+    if !f.swim_pace.trim().is_empty() {
+        match parse_clock(&f.swim_pace).map(|s| 100.0 / s) {
+            Some(v) if (0.3..=3.0).contains(&v) => t.swim_speed_mps = Some(v),
+            _ => errors.add("swim_pace", "Enter a pace per 100 m like 1:45."),
+        }
+    }
+    match f.sex.trim() {
+        "" => {}
+        "female" | "male" => t.sex = Some(f.sex.trim().to_owned()),
+        _ => errors.add("sex", "Choose female or male, or leave it empty."),
+    }
+    if let (Some(max), Some(rest)) = (t.max_hr_bpm, t.rest_hr_bpm)
+        && rest >= max
+    {
+        errors.add(
+            "rest_hr",
+            "The resting heart rate must be below the max heart rate.",
+        );
+    }
+    if errors.is_empty() && t == Thresholds::default() {
+        errors.add("ftp", "Enter at least one value.");
+    }
+    match (errors.is_empty(), date) {
+        (true, Some(date)) => Ok((sport.to_owned(), date, t)),
+        _ => Err(errors),
+    }
+}
+
+async fn render(
+    req: &HttpRequest,
+    ctx: PageContext,
+    state: &AppState,
+    user: &CurrentUser,
+    f: Form,
+    errors: FieldErrors,
+    saved: bool,
+) -> Result<HttpResponse, AppError> {
+    let units = Units::of(user);
+    let mut conn = state.db.conn().await?;
+    let listed = thresholds::history(&mut conn, user.id()).await;
+    let history = conn.check(listed)?;
+    drop(conn);
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let page = Page {
+        ctx,
+        csrf_token: token(req),
+        rows: history
+            .iter()
+            .map(|e| Row {
+                id: e.id,
+                sport: if e.sport == "all" {
+                    "All sports".to_owned()
+                } else {
+                    format::sport_label(&e.sport)
+                },
+                date: e.effective_from.format("%Y-%m-%d").to_string(),
+                values: describe(e, units),
+            })
+            .collect(),
+        f,
+        errors,
+        saved,
+        pace_unit: if units == Units::Metric { "/km" } else { "/mi" },
+        weight_unit: if units == Units::Metric { "kg" } else { "lb" },
+    };
+    if is_htmx(req) && status != StatusCode::OK {
+        render_with_status(&page.as_form(), status)
+    } else {
+        render_with_status(&page, status)
+    }
+}
+
+async fn page(
+    req: HttpRequest,
+    ctx: PageContext,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+) -> Result<HttpResponse, AppError> {
+    let f = Form {
+        sport: "all".to_owned(),
+        effective_from: state.clock.now().format("%Y-%m-%d").to_string(),
+        ..Form::default()
+    };
+    render(&req, ctx, &state, &user, f, FieldErrors::default(), false).await
+}
+
+async fn save(
+    req: HttpRequest,
+    ctx: PageContext,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    form: web::Form<Form>,
+) -> Result<HttpResponse, AppError> {
+    let f = form.into_inner();
+    match validate(&f, Units::of(&user)) {
+        Err(errors) => render(&req, ctx, &state, &user, f, errors, false).await,
+        Ok((sport, date, values)) => {
+            let mut conn = state.db.conn().await?;
+            let stored = thresholds::upsert(&mut conn, user.id(), &sport, date, &values).await;
+            conn.check(stored)?;
+            drop(conn);
+            if is_htmx(&req) {
+                return Ok(redirect(&req, "/settings/thresholds?saved=1"));
+            }
+            render(
+                &req,
+                ctx,
+                &state,
+                &user,
+                Form {
+                    sport,
+                    effective_from: f.effective_from,
+                    ..Form::default()
+                },
+                FieldErrors::default(),
+                true,
+            )
+            .await
+        }
+    }
+}
+
+async fn delete(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let id: i64 = path.parse().map_err(|_| AppError::NotFound)?;
+    let mut conn = state.db.conn().await?;
+    let deleted = thresholds::delete(&mut conn, user.id(), id).await;
+    if !conn.check(deleted)? {
+        return Err(AppError::NotFound);
+    }
+    Ok(redirect(&req, "/settings/thresholds"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paces_and_values_are_validated_and_converted() {
+        let f = Form {
+            sport: "running".into(),
+            effective_from: "2026-03-01".into(),
+            run_pace: "4:10".into(),
+            swim_pace: "1:40".into(),
+            max_hr: "190".into(),
+            rest_hr: "48".into(),
+            weight: "154".into(),
+            ..Form::default()
+        };
+        let (sport, date, t) = validate(&f, Units::Imperial).unwrap();
+        assert_eq!(sport, "running");
+        assert_eq!(date, NaiveDate::from_ymd_opt(2026, 3, 1).unwrap());
+        assert!((t.threshold_speed_mps.unwrap() - 1609.344 / 250.0).abs() < 1e-9);
+        assert!((t.swim_speed_mps.unwrap() - 1.0).abs() < 1e-9);
+        assert!((t.weight_kg.unwrap() - 69.85).abs() < 0.01);
+        let bad = Form {
+            sport: "chess".into(),
+            effective_from: "soon".into(),
+            ftp: "9000".into(),
+            run_pace: "fast".into(),
+            ..Form::default()
+        };
+        let errors = validate(&bad, Units::Metric).unwrap_err();
+        for field in ["sport", "effective_from", "ftp", "run_pace"] {
+            assert!(errors.get(field).is_some(), "{field}");
+        }
+        let empty = Form {
+            sport: "all".into(),
+            effective_from: "2026-01-01".into(),
+            ..Form::default()
+        };
+        assert!(
+            validate(&empty, Units::Metric)
+                .unwrap_err()
+                .get("ftp")
+                .unwrap()
+                .contains("at least one")
+        );
+        assert_eq!(parse_clock("4:60"), None);
+        assert_eq!(parse_clock("0:00"), None);
+    }
+}
