@@ -34,6 +34,7 @@ const PAGES = [
   { name: "settings-profile", path: "/settings/profile", status: 200, signedIn: true },
   { name: "settings-security", path: "/settings/security", status: 200, signedIn: true },
   { name: "settings-account", path: "/settings/account", status: 200, signedIn: true },
+  { name: "settings-thresholds", path: "/settings/thresholds", status: 200, signedIn: true },
   { name: "activities", path: "/activities", status: 200, signedIn: true },
   { name: "upload", path: "/activities/upload", status: 200, signedIn: true },
   // Filled in by signUp(): the page of an activity uploaded through the form.
