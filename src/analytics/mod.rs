@@ -12,6 +12,7 @@
 //! - [`load`]: the day's load priority rule and the performance management chart.
 //! - [`zones`]: Coggan power zones and time in zones.
 
+pub mod curves;
 pub mod heart;
 pub mod load;
 pub mod power;
