@@ -15,6 +15,7 @@
 pub mod curves;
 pub mod heart;
 pub mod load;
+pub mod pace;
 pub mod power;
 pub mod resample;
 pub mod zones;
