@@ -17,5 +17,7 @@ pub mod heart;
 pub mod load;
 pub mod pace;
 pub mod power;
+#[cfg(test)]
+mod real_files;
 pub mod resample;
 pub mod zones;

@@ -9,19 +9,24 @@
 //!   recording, so **recording seconds = number of rows** (a 1 Hz ride recorded at
 //!   `t = 0, 1, …, 3599` has 3600 rows = 3600 s, like the devices' timer time).
 //! - **Gaps in the samples.** Between two consecutive samples of a segment more than
-//!   [`MAX_FILL_GAP_S`] (10 s) apart, the seconds strictly between them are **removed**
-//!   (a stop without events, `ANALYTICS.md`); shorter gaps are filled.
+//!   the fill limit apart, the seconds strictly between them are **removed** (a stop
+//!   without events, `ANALYTICS.md`); shorter gaps are filled. The fill limit is the
+//!   importer's pause rule ([`crate::import::segments::pause_gap`]):
+//!   `max(10 s, 4 × the median sampling interval)` — exactly [`MAX_FILL_GAP_S`] = 10 s
+//!   for 1 Hz and smart-recording files, wider for sparse GPX tracks (one point every
+//!   15 s would otherwise lose all its time).
 //! - **Channel values** at a row: the sample's value when a sample lies exactly on the
 //!   second, otherwise linear interpolation between the nearest finite samples of the
-//!   same segment on either side when they are at most 10 s apart; otherwise `NaN`
+//!   same segment on either side when they are at most the fill limit apart; otherwise `NaN`
 //!   (unknown). Interpolation never crosses a pause (segments are resampled separately).
 //! - **Elapsed clock** ([`elapsed_clock`]): every second from the first to the last row;
 //!   seconds that are not rows (paused, removed) and unknown values are `0.0`. Used by
 //!   mean-max curves so no window joins two efforts across a stop.
 
+use crate::domain::activity::haversine_m;
 use crate::domain::{Segment, Streams};
 
-/// Longest gap between samples (seconds) filled by linear interpolation.
+/// Longest gap between samples (seconds) filled by linear interpolation in 1 Hz data.
 pub const MAX_FILL_GAP_S: f64 = 10.0;
 
 /// Channels of one activity on the 1 Hz recording clock. Each channel has one value per
@@ -71,14 +76,15 @@ fn segment_ranges(t: &[f64], segments: &[Segment]) -> Vec<(usize, usize)> {
     out
 }
 
-/// The whole seconds of the recording grid (see the module docs).
+/// The whole seconds of the recording grid (see the module docs); gaps between samples
+/// longer than `max_gap` seconds are removed.
 #[must_use]
 #[expect(
     clippy::float_cmp,
     clippy::while_float,
     reason = "whole seconds are exact in f64; a sample on a whole second is meant exactly"
 )]
-pub fn recording_grid(t: &[f64], segments: &[Segment]) -> Vec<f64> {
+pub fn recording_grid(t: &[f64], segments: &[Segment], max_gap: f64) -> Vec<f64> {
     let mut grid = Vec::new();
     for (a, b) in segment_ranges(t, segments) {
         let Some(seg) = t.get(a..b) else { continue };
@@ -90,7 +96,7 @@ pub fn recording_grid(t: &[f64], segments: &[Segment]) -> Vec<f64> {
         }
         for w in seg.windows(2) {
             let (lo, hi) = (w[0], w[1]);
-            let keep = hi - lo <= MAX_FILL_GAP_S;
+            let keep = hi - lo <= max_gap;
             while s <= hi {
                 if keep || s == hi {
                     grid.push(s);
@@ -102,7 +108,8 @@ pub fn recording_grid(t: &[f64], segments: &[Segment]) -> Vec<f64> {
     grid
 }
 
-/// One channel on the grid from [`recording_grid`], `NaN` where unknown.
+/// One channel on the grid from [`recording_grid`], `NaN` where unknown; interpolation
+/// spans at most `max_gap` seconds.
 #[must_use]
 #[expect(
     clippy::float_cmp,
@@ -113,6 +120,7 @@ pub fn resample_channel<T: Copy + Into<f64>>(
     values: &[T],
     segments: &[Segment],
     grid: &[f64],
+    max_gap: f64,
 ) -> Vec<f64> {
     let mut out = Vec::with_capacity(grid.len());
     let mut g = 0;
@@ -141,7 +149,7 @@ pub fn resample_channel<T: Copy + Into<f64>>(
             }
             let v = match (pts.get(k), pts.get(k + 1)) {
                 (Some(&(t0, v0)), _) if t0 == s => v0,
-                (Some(&(t0, v0)), Some(&(t1, v1))) if t0 < s && t1 - t0 <= MAX_FILL_GAP_S => {
+                (Some(&(t0, v0)), Some(&(t1, v1))) if t0 < s && t1 - t0 <= max_gap => {
                     v0 + (v1 - v0) * (s - t0) / (t1 - t0)
                 }
                 _ => f64::NAN,
@@ -159,20 +167,50 @@ pub fn resample_channel<T: Copy + Into<f64>>(
 pub fn recording(streams: &Streams) -> Resampled {
     let t = &streams.t;
     let seg = &streams.segments;
-    let grid = recording_grid(t, seg);
-    let ch32 = |v: &Option<Vec<f32>>| v.as_ref().map(|v| resample_channel(t, v, seg, &grid));
+    let gap = crate::import::segments::pause_gap(t);
+    let grid = recording_grid(t, seg, gap);
+    let ch32 = |v: &Option<Vec<f32>>| v.as_ref().map(|v| resample_channel(t, v, seg, &grid, gap));
     Resampled {
         power: ch32(&streams.power),
         heart_rate: ch32(&streams.heart_rate),
         speed: ch32(&streams.speed),
         distance: streams
             .distance
-            .as_ref()
-            .map(|v| resample_channel(t, v, seg, &grid)),
+            .clone()
+            .or_else(|| distance_from_positions(streams))
+            .map(|v| resample_channel(t, &v, seg, &grid, gap)),
         altitude: ch32(&streams.altitude),
         cadence: ch32(&streams.cadence),
         t: grid,
     }
+}
+
+/// Cumulative distance from positions (haversine), for files without a distance channel.
+///
+/// Steps count only between consecutive samples of the same segment with
+/// positions (no distance accrues while paused). `None` without positions.
+#[must_use]
+pub fn distance_from_positions(streams: &Streams) -> Option<Vec<f64>> {
+    let (lat, lon) = (streams.lat.as_ref()?, streams.lon.as_ref()?);
+    let seg_of = streams.segment_of_samples();
+    let mut out = Vec::with_capacity(lat.len());
+    let mut total = 0.0;
+    let mut prev: Option<(f64, f64, Option<usize>)> = None;
+    for ((&la, &lo), &k) in lat.iter().zip(lon).zip(&seg_of) {
+        if !(la.is_finite() && lo.is_finite()) {
+            out.push(f64::NAN);
+            continue;
+        }
+        if let Some((pla, plo, pk)) = prev
+            && pk.is_some()
+            && pk == k
+        {
+            total += haversine_m(pla, plo, la, lo);
+        }
+        prev = Some((la, lo, k));
+        out.push(total);
+    }
+    Some(out)
 }
 
 /// A recording-clock channel laid on the elapsed clock: one value per second from the
@@ -219,9 +257,9 @@ mod tests {
         let t = [0.0, 1.0, 4.0, 20.0, 21.0];
         let p: [f32; 5] = [100.0, 100.0, 160.0, 50.0, 50.0];
         let segs = [seg(0.0, 21.0)];
-        let grid = recording_grid(&t, &segs);
+        let grid = recording_grid(&t, &segs, MAX_FILL_GAP_S);
         assert_eq!(grid, vec![0.0, 1.0, 2.0, 3.0, 4.0, 20.0, 21.0]);
-        let v = resample_channel(&t, &p, &segs, &grid);
+        let v = resample_channel(&t, &p, &segs, &grid, MAX_FILL_GAP_S);
         // 2 s: 100 + 60 × 1/3 = 120; 3 s: 100 + 60 × 2/3 = 140.
         assert_eq!(v, vec![100.0, 100.0, 120.0, 140.0, 160.0, 50.0, 50.0]);
     }
@@ -232,9 +270,9 @@ mod tests {
         let p: Vec<f32> = vec![200.0; 21];
         // Timer stopped between 5 and 15 (samples recorded while paused are dropped).
         let segs = [seg(0.0, 5.0), seg(15.0, 20.0)];
-        let grid = recording_grid(&t, &segs);
+        let grid = recording_grid(&t, &segs, MAX_FILL_GAP_S);
         assert_eq!(grid.len(), 12);
-        let v = resample_channel(&t, &p, &segs, &grid);
+        let v = resample_channel(&t, &p, &segs, &grid, MAX_FILL_GAP_S);
         assert!(v.iter().all(|&x| (x - 200.0).abs() < 1e-12));
         let e = elapsed_clock(&grid, &v);
         assert_eq!(e.len(), 21);
@@ -250,9 +288,9 @@ mod tests {
             *x = f32::NAN; // 16 s dropout: unknown
         }
         let segs = [seg(0.0, 29.0)];
-        let grid = recording_grid(&t, &segs);
+        let grid = recording_grid(&t, &segs, MAX_FILL_GAP_S);
         assert_eq!(grid.len(), 30);
-        let v = resample_channel(&t, &hr, &segs, &grid);
+        let v = resample_channel(&t, &hr, &segs, &grid, MAX_FILL_GAP_S);
         assert!((v[3] - 120.0).abs() < 1e-12);
         assert!(v[10..26].iter().all(|x| x.is_nan()));
         assert!((v[26] - 120.0).abs() < 1e-12);
@@ -263,9 +301,9 @@ mod tests {
         let t = [0.5, 2.5];
         let p: [f32; 2] = [100.0, 200.0];
         let segs = [seg(0.5, 2.5)];
-        let grid = recording_grid(&t, &segs);
+        let grid = recording_grid(&t, &segs, MAX_FILL_GAP_S);
         assert_eq!(grid, vec![1.0, 2.0]);
-        let v = resample_channel(&t, &p, &segs, &grid);
+        let v = resample_channel(&t, &p, &segs, &grid, MAX_FILL_GAP_S);
         assert_eq!(v, vec![125.0, 175.0]);
     }
 }
