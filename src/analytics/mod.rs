@@ -21,3 +21,10 @@ pub mod power;
 mod real_files;
 pub mod resample;
 pub mod zones;
+
+/// The performance management chart with the default constants (42 / 7 days, from 0):
+/// shorthand for [`load::pmc`] with [`load::PmcParams::default`].
+#[must_use]
+pub fn pmc_default(daily: &[f64]) -> Vec<load::PmcDay> {
+    load::pmc(daily, load::PmcParams::default())
+}
