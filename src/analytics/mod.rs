@@ -11,16 +11,19 @@
 //! - [`curves`]: mean-max curves, critical power and W′, W′bal.
 //! - [`load`]: the day's load priority rule and the performance management chart.
 //! - [`zones`]: Coggan power zones and time in zones.
+//! - [`summary`]: [`summary::analyze`], every per-activity metric at once.
 
 pub mod curves;
 pub mod heart;
 pub mod load;
 pub mod pace;
 pub mod power;
+pub mod resample;
+pub mod summary;
+pub mod zones;
+
 #[cfg(test)]
 mod real_files;
-pub mod resample;
-pub mod zones;
 
 /// The performance management chart with the default constants (42 / 7 days, from 0):
 /// shorthand for [`load::pmc`] with [`load::PmcParams::default`].
