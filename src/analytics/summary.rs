@@ -8,6 +8,7 @@ use super::load::{ActivityLoads, LoadSource};
 use super::pace::{self, BestEffort};
 use super::power;
 use super::resample;
+use super::zones;
 use crate::domain::{Sport, Streams, Totals};
 
 /// The athlete's thresholds in force on the activity's date; any may be unknown.
@@ -58,6 +59,10 @@ pub struct ActivityMetrics {
     pub power_curve: Vec<MeanMax>,
     /// Running best efforts (empty for other sports).
     pub best_efforts: Vec<BestEffort>,
+    /// Seconds in Coggan power zones Z1…Z7 (empty without power or FTP).
+    pub power_zones_s: Vec<f64>,
+    /// Seconds in heart-rate zones, Friel % LTHR (empty without heart rate or LTHR).
+    pub hr_zones_s: Vec<f64>,
 }
 
 #[expect(
@@ -137,7 +142,19 @@ pub fn analyze(
     let best_efforts = r.distance.as_deref().map_or_else(Vec::new, |d| {
         pace::best_efforts(sport, &r.t, d, &pace::BEST_EFFORT_DISTANCES)
     });
+    let power_zones_s = pw.zip(ftp).map_or_else(Vec::new, |(p, ftp)| {
+        let clean: Vec<f64> = p
+            .iter()
+            .map(|&v| if v.is_finite() { v.max(0.0) } else { 0.0 })
+            .collect();
+        zones::time_in_zones(&clean, &zones::coggan_power_bounds(ftp), 1.0)
+    });
+    let hr_zones_s = hr.zip(th.lthr).map_or_else(Vec::new, |(h, lthr)| {
+        zones::time_in_zones(h, &heart::lthr_bounds(lthr, &heart::LTHR_FRACTIONS), 1.0)
+    });
     ActivityMetrics {
+        power_zones_s,
+        hr_zones_s,
         recording_s: r.recording_seconds(),
         avg_power,
         np,
@@ -213,6 +230,9 @@ mod tests {
         let hour = m.power_curve.iter().find(|p| p.duration_s == 3600).unwrap();
         assert!((hour.value - 125.0).abs() < 1e-9);
         assert!(m.best_efforts.is_empty());
+        // 250 W at FTP 250 = 100 % → Z4 (90–105 %), 3600 s; 150 bpm at LTHR 165 = 91 % → Z3.
+        assert_eq!(m.power_zones_s, vec![0.0, 0.0, 0.0, 3600.0, 0.0, 0.0, 0.0]);
+        assert_eq!(m.hr_zones_s, vec![0.0, 0.0, 3600.0, 0.0, 0.0, 0.0, 0.0]);
     }
 
     #[test]
