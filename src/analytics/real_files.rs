@@ -117,3 +117,39 @@ fn running_best_efforts_from_a_real_run() {
     // Whole multiple: 5 km pace no faster than 1 km pace.
     assert!(times[3] / 5000.0 >= times[1] / 1000.0);
 }
+
+#[test]
+fn analyze_real_files() {
+    use crate::analytics::heart::{HrRange, Sex};
+    use crate::analytics::load::LoadSource;
+    use crate::analytics::summary::{Thresholds, analyze};
+    let th = Thresholds {
+        ftp: Some(315.0),
+        lthr: Some(170.0),
+        hr_range: Some(HrRange {
+            rest: 50.0,
+            max: 190.0,
+        }),
+        sex: Sex::Male,
+        threshold_speed: Some(4.0),
+        threshold_swim_speed: None,
+    };
+    let a = load("Edge810-Vector-2013-08-16-15-35-10.fit");
+    let m = analyze(a.sport, &a.streams, &a.totals, &th);
+    eprintln!(
+        "Edge810 analyze: load {:.2} {:?} hrTSS {:?} EF {:?} decoupling {:?} zones {:?}",
+        m.load, m.load_source, m.loads.hr_tss, m.efficiency_factor, m.decoupling, m.power_zones_s
+    );
+    assert_eq!(m.load_source, LoadSource::Power);
+    assert!((m.load - 119.25).abs() < 0.01);
+    assert!((m.power_zones_s.iter().sum::<f64>() - 4700.0).abs() < 1e-9);
+
+    let a = load("fit/activity-small-fenix2-run.fit");
+    let m = analyze(a.sport, &a.streams, &a.totals, &th);
+    eprintln!(
+        "Fenix2 run analyze: load {:.2} {:?} NGS {:?} TRIMP {:?} hrTSS {:?} EF {:?} decoupling {:?}",
+        m.load, m.load_source, m.ngs, m.trimp, m.loads.hr_tss, m.efficiency_factor, m.decoupling
+    );
+    assert_eq!(m.load_source, LoadSource::Pace);
+    assert_eq!(m.best_efforts.len(), 4);
+}
