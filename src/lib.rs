@@ -2,6 +2,7 @@
 //!
 //! See `docs/ARCHITECTURE.md` for how the modules fit together.
 
+pub mod analytics;
 pub mod auth;
 pub mod charts;
 pub mod clock;
