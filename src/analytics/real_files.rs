@@ -6,8 +6,19 @@ use crate::analytics::{curves, pace, power, resample};
 use crate::domain::ParsedActivity;
 
 fn load(name: &str) -> ParsedActivity {
+    // Fixtures live in one folder per format: fit/, gpx/, tcx/.
+    let relative = if name.contains('/') {
+        name.to_owned()
+    } else {
+        let folder = name
+            .rsplit('.')
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        format!("{folder}/{name}")
+    };
     let path = format!(
-        "{}/tests/fixtures/activities/{name}",
+        "{}/tests/fixtures/activities/{relative}",
         env!("CARGO_MANIFEST_DIR")
     );
     let bytes = std::fs::read(&path).unwrap();
