@@ -99,6 +99,39 @@ pub fn ticks(min: f64, max: f64, target: usize) -> Vec<f64> {
     out
 }
 
+/// Round tick values for a time axis in seconds: whole minutes or hours
+/// (1, 2, 5, 10, 15, 20, 30 min, 1, 2 h …), so labels read 10:00, 20:00, 30:00.
+#[must_use]
+pub fn time_ticks(min: f64, max: f64, target: usize) -> Vec<f64> {
+    const STEPS: [f64; 12] = [
+        60.0, 120.0, 300.0, 600.0, 900.0, 1200.0, 1800.0, 3600.0, 7200.0, 10_800.0, 21_600.0,
+        43_200.0,
+    ];
+    if !(min.is_finite() && max.is_finite()) || max <= min || target == 0 {
+        return vec![min];
+    }
+    let raw = (max - min) / target as f64;
+    let Some(step) = STEPS.iter().copied().find(|s| *s >= raw) else {
+        return ticks(min, max, target);
+    };
+    let mut out = Vec::new();
+    let mut v = (min / step).ceil() * step;
+    while v <= max + 1e-9 && out.len() < 50 {
+        out.push(v);
+        v += step;
+    }
+    out
+}
+
+/// What the x axis measures, for choosing round ticks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum XAxis {
+    /// Plain numbers (distance, days…).
+    Number,
+    /// Seconds, ticked at whole minutes or hours.
+    Seconds,
+}
+
 /// One series of a line chart.
 #[derive(Debug, Clone)]
 pub struct Series {
@@ -113,6 +146,7 @@ pub struct Series {
 pub fn line_chart(
     title: &str,
     series: &[Series],
+    x_axis: XAxis,
     x_label: impl Fn(f64) -> String,
     y_label: impl Fn(f64) -> String,
 ) -> String {
@@ -162,7 +196,11 @@ pub fn line_chart(
             escape(&y_label(t))
         );
     }
-    for t in ticks(x0, x1, 6) {
+    let x_ticks = match x_axis {
+        XAxis::Number => ticks(x0, x1, 6),
+        XAxis::Seconds => time_ticks(x0, x1, 6),
+    };
+    for t in x_ticks {
         let x = sx(t);
         let _ = write!(
             svg,
@@ -294,6 +332,15 @@ mod tests {
     }
 
     #[test]
+    fn time_ticks_fall_on_whole_minutes() {
+        assert_eq!(
+            time_ticks(0.0, 4700.0, 6),
+            vec![0.0, 900.0, 1800.0, 2700.0, 3600.0, 4500.0]
+        );
+        assert_eq!(time_ticks(30.0, 400.0, 6), vec![120.0, 240.0, 360.0]);
+    }
+
+    #[test]
     fn ticks_are_round() {
         assert_eq!(ticks(0.0, 100.0, 4), vec![0.0, 25.0, 50.0, 75.0, 100.0]);
         assert_eq!(ticks(93.0, 187.0, 4), vec![100.0, 125.0, 150.0, 175.0]);
@@ -308,6 +355,7 @@ mod tests {
                 class: "series-hr",
                 points: vec![(0.0, 100.0), (10.0, 150.5)],
             }],
+            XAxis::Number,
             |x| format!("{x}"),
             |y| format!("{y}"),
         );

@@ -372,6 +372,11 @@ fn stream_charts(
                     class,
                     points,
                 }],
+                if by_distance {
+                    charts::XAxis::Number
+                } else {
+                    charts::XAxis::Seconds
+                },
                 x_label,
                 y,
             );
