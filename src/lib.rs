@@ -17,4 +17,5 @@ pub mod startup;
 pub mod state;
 pub mod synthetic;
 pub mod telemetry;
+pub mod training;
 pub mod web;

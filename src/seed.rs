@@ -73,6 +73,7 @@ pub async fn seed_demo(pool: &PgPool, days: u32) -> anyhow::Result<Seeded> {
                     parsed: activity,
                     file_sha256: None,
                     original: None,
+                    metrics: Some(&crate::training::metrics_for(activity, &[])),
                 },
             )
             .await?;

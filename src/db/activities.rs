@@ -39,6 +39,20 @@ pub struct NewActivity<'a> {
     pub file_sha256: Option<&'a [u8]>,
     /// The original file (name, gzip bytes, uncompressed size) for download.
     pub original: Option<(&'a str, &'a [u8], i64)>,
+    /// Training metrics computed with the thresholds in force on its date.
+    pub metrics: Option<&'a crate::analytics::summary::ActivityMetrics>,
+}
+
+/// The storage name of a load source.
+#[must_use]
+pub const fn load_source_str(source: crate::analytics::load::LoadSource) -> &'static str {
+    use crate::analytics::load::LoadSource;
+    match source {
+        LoadSource::Power => "power",
+        LoadSource::Pace => "pace",
+        LoadSource::HeartRate => "heart_rate",
+        LoadSource::None => "none",
+    }
 }
 
 /// What happened to one file.
@@ -92,14 +106,16 @@ pub async fn insert(conn: &mut PgConnection, new: &NewActivity<'_>) -> Result<St
 
     let id = Uuid::now_v7();
     let t = &p.totals;
+    let m = new.metrics;
     let has_route = p.streams.lat.is_some() && p.streams.lon.is_some();
     sqlx::query!(
         "INSERT INTO activities (id, user_id, source, external_id, sport, sub_sport, name, start_time, utc_offset_s,
              elapsed_s, timer_s, moving_s, distance_m, ascent_m, descent_m, avg_hr, max_hr, avg_speed_mps,
              max_speed_mps, avg_power_w, max_power_w, device_np_w, avg_cadence, calories_kcal, device, has_route,
-             file_format, file_sha256, import_warnings)
+             file_format, file_sha256, import_warnings, np_w, intensity_factor, variability_index, trimp,
+             efficiency_factor, decoupling, load, load_source)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21,
-                 $22, $23, $24, $25, $26, $27, $28, $29)",
+                 $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37)",
         id,
         new.user_id,
         new.source.as_str(),
@@ -129,6 +145,14 @@ pub async fn insert(conn: &mut PgConnection, new: &NewActivity<'_>) -> Result<St
         p.format.as_str(),
         new.file_sha256,
         &p.warnings,
+        m.and_then(|m| m.np),
+        m.and_then(|m| m.intensity_factor),
+        m.and_then(|m| m.variability_index),
+        m.and_then(|m| m.trimp),
+        m.and_then(|m| m.efficiency_factor),
+        m.and_then(|m| m.decoupling),
+        m.map_or(0.0, |m| m.load),
+        m.map_or("none", |m| load_source_str(m.load_source)),
     )
     .execute(&mut *conn)
     .await?;
@@ -370,6 +394,14 @@ pub struct ActivityRow {
     pub file_format: Option<String>,
     pub has_original: bool,
     pub import_warnings: Vec<String>,
+    pub np_w: Option<f64>,
+    pub intensity_factor: Option<f64>,
+    pub variability_index: Option<f64>,
+    pub trimp: Option<f64>,
+    pub efficiency_factor: Option<f64>,
+    pub decoupling: Option<f64>,
+    pub load: f64,
+    pub load_source: String,
     pub streams: Option<Vec<u8>>,
 }
 
@@ -389,7 +421,8 @@ pub async fn get(
                   a.max_speed_mps, a.avg_power_w, a.max_power_w, a.device_np_w, a.avg_cadence, a.calories_kcal,
                   a.device, a.has_route, a.file_format,
                   EXISTS (SELECT 1 FROM activity_files f WHERE f.activity_id = a.id) AS "has_original!",
-                  a.import_warnings,
+                  a.import_warnings, a.np_w, a.intensity_factor, a.variability_index, a.trimp,
+                  a.efficiency_factor, a.decoupling, a.load, a.load_source,
                   s.data AS "streams?"
            FROM activities a LEFT JOIN activity_streams s ON s.activity_id = a.id
            WHERE a.user_id = $1 AND a.id = $2"#,

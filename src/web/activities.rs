@@ -294,7 +294,40 @@ fn tiles(a: &ActivityRow, units: Units) -> Vec<Tile> {
             }
         });
     }
+    let load_label = match a.load_source.as_str() {
+        "power" => "TSS",
+        "pace" if a.sport == "swimming" => "sTSS",
+        "pace" => "rTSS",
+        "heart_rate" => "hrTSS",
+        _ => "",
+    };
+    tiles.push(Tile {
+        label: "Training load",
+        value: if load_label.is_empty() {
+            "– (add thresholds)".to_owned()
+        } else {
+            format!("{:.0} {load_label}", a.load)
+        },
+    });
     for (label, value) in [
+        ("Normalized Power", a.np_w.map(|v| format!("{v:.0} W"))),
+        (
+            "Intensity factor",
+            a.intensity_factor.map(|v| format!("{v:.2}")),
+        ),
+        (
+            "Variability index",
+            a.variability_index.map(|v| format!("{v:.2}")),
+        ),
+        ("TRIMP", a.trimp.map(|v| format!("{v:.0}"))),
+        (
+            "Efficiency factor",
+            a.efficiency_factor.map(|v| format!("{v:.2}")),
+        ),
+        (
+            "Aerobic decoupling",
+            a.decoupling.map(|v| format!("{:.1} %", v * 100.0)),
+        ),
         (
             "Average heart rate",
             a.avg_hr.map(|_| format::bpm(a.avg_hr)),

@@ -155,12 +155,18 @@ async fn receive(
 struct Prepared {
     name: String,
     parsed: Result<ParsedActivity, String>,
+    metrics: Option<crate::analytics::summary::ActivityMetrics>,
     sha256: Vec<u8>,
     gzip: Vec<u8>,
     size: i64,
 }
 
-fn prepare(name: String, bytes: &[u8], limits: UploadLimits) -> Prepared {
+fn prepare(
+    name: String,
+    bytes: &[u8],
+    limits: UploadLimits,
+    history: &[crate::db::thresholds::Entry],
+) -> Prepared {
     let parsed =
         crate::import::parse_with_limit(&name, bytes, limits.max_file_bytes * 4).map_err(|err| {
             let mut text = err.to_string();
@@ -179,9 +185,14 @@ fn prepare(name: String, bytes: &[u8], limits: UploadLimits) -> Prepared {
     } else {
         crate::web::compress::gzip(bytes).unwrap_or_default()
     };
+    let metrics = parsed
+        .as_ref()
+        .ok()
+        .map(|a| crate::training::metrics_for(a, history));
     Prepared {
         name,
         parsed,
+        metrics,
         sha256,
         gzip,
         size: i64::try_from(bytes.len()).unwrap_or(i64::MAX),
@@ -202,6 +213,7 @@ fn read_zip(
     file: &std::fs::File,
     archive_name: &str,
     limits: UploadLimits,
+    history: &[crate::db::thresholds::Entry],
     tx: &mpsc::Sender<Result<Prepared, FileResult>>,
 ) -> Result<usize, String> {
     let mut archive = zip::ZipArchive::new(file)
@@ -278,7 +290,10 @@ fn read_zip(
             .next()
             .unwrap_or(&entry_name)
             .to_owned();
-        if tx.blocking_send(Ok(prepare(base, &bytes, limits))).is_err() {
+        if tx
+            .blocking_send(Ok(prepare(base, &bytes, limits, history)))
+            .is_err()
+        {
             break;
         }
     }
@@ -337,6 +352,7 @@ async fn store(state: &AppState, user_id: Uuid, prepared: Prepared) -> FileResul
                 parsed: &parsed,
                 file_sha256: Some(&prepared.sha256),
                 original: Some((&file_name, &prepared.gzip, prepared.size)),
+                metrics: prepared.metrics.as_ref(),
             },
         )
         .await?;
@@ -371,6 +387,11 @@ async fn upload(
     mut payload: Multipart,
 ) -> Result<HttpResponse, AppError> {
     let limits = state.settings.upload;
+    // The thresholds in force on each activity's date give its training load.
+    let mut conn = state.db.conn().await?;
+    let history = crate::db::thresholds::history(&mut conn, user.id()).await;
+    let history = std::sync::Arc::new(conn.check(history)?);
+    drop(conn);
     let mut results = Vec::new();
     let mut skipped = 0;
     let mut files_seen = 0;
@@ -417,7 +438,8 @@ async fn upload(
                 ));
             }
             Received::Memory(bytes) => {
-                let prepared = web::block(move || prepare(name, &bytes, limits))
+                let history = std::sync::Arc::clone(&history);
+                let prepared = web::block(move || prepare(name, &bytes, limits, &history))
                     .await
                     .map_err(AppError::internal)?;
                 results.push(store(&state, user.id(), prepared).await);
@@ -425,9 +447,10 @@ async fn upload(
             Received::Zip(file) => {
                 let (tx, mut rx) = mpsc::channel::<Result<Prepared, FileResult>>(4);
                 let archive_name = name.clone();
+                let history = std::sync::Arc::clone(&history);
                 let reader = web::block(move || {
                     let handle = file.reopen().map_err(|err| err.to_string())?;
-                    read_zip(&handle, &archive_name, limits, &tx)
+                    read_zip(&handle, &archive_name, limits, &history, &tx)
                 });
                 let state_ref = &state;
                 let user_id = user.id();

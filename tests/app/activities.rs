@@ -706,6 +706,7 @@ async fn the_account_export_holds_the_profile_an_index_and_every_activity_file()
             parsed: &generated,
             file_sha256: None,
             original: None,
+            metrics: None,
         },
     )
     .await
@@ -789,4 +790,82 @@ async fn what_the_importer_skipped_is_said_on_the_activity_page() {
         .unwrap();
     let notes = text_of(&html(&page), "#import-warnings").expect("the page says what was skipped");
     assert!(notes.to_lowercase().contains("time"), "{notes}");
+}
+
+#[tokio::test]
+async fn training_metrics_are_computed_at_import_with_the_thresholds_in_force() {
+    let app = TestApp::spawn().await;
+    let (client, user_id) = signed_in(&app, "ana@example.org", &["athlete"]).await;
+    // FTP 315 W from before the ride's date (2013-08-16): the device says TSS 118.7.
+    let mut conn = app.db.acquire().await.unwrap();
+    pierre::db::thresholds::upsert(
+        &mut conn,
+        user_id,
+        "cycling",
+        chrono::NaiveDate::from_ymd_opt(2013, 1, 1).unwrap(),
+        &pierre::db::thresholds::Thresholds {
+            ftp_w: Some(315.0),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    drop(conn);
+    upload(
+        &app,
+        &client,
+        vec![(
+            "Edge810.fit",
+            fixture("Edge810-Vector-2013-08-16-15-35-10.fit"),
+        )],
+    )
+    .await;
+    let row = sqlx::query!("SELECT id, np_w, intensity_factor, load, load_source FROM activities")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    let np = row.np_w.unwrap();
+    assert!((np - 301.0).abs() < 1.0, "NP {np}");
+    assert!((row.intensity_factor.unwrap() - np / 315.0).abs() < 1e-9);
+    assert_eq!(row.load_source, "power");
+    assert!((row.load - 118.7).abs() / 118.7 < 0.01, "TSS {}", row.load);
+    let page = client
+        .get(app.url(&format!("/activities/{}", row.id)))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let summary = text_of(&html(&page), "#activity-summary").unwrap();
+    assert!(
+        summary.contains("119 TSS") || summary.contains("118 TSS"),
+        "{summary}"
+    );
+    assert!(summary.contains("Normalized Power"), "{summary}");
+
+    // Without thresholds, no load is invented and the page says what to do.
+    let (other, _) = signed_in(&app, "ben@example.org", &["athlete"]).await;
+    upload(
+        &app,
+        &other,
+        vec![("run.fit", fixture("garmin-fenix-5-run.fit"))],
+    )
+    .await;
+    let (id, load, source) = sqlx::query_as::<_, (uuid::Uuid, f64, String)>(
+        "SELECT id, load, load_source FROM activities WHERE sport = 'running'",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!((load, source.as_str()), (0.0, "none"));
+    let page = other
+        .get(app.url(&format!("/activities/{id}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("add thresholds"));
 }
