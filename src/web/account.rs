@@ -203,16 +203,7 @@ async fn update_profile(
         let ip = crate::auth::client_ip_text(&req, &state.settings);
         audit::record(
             &mut tx,
-            NewEvent {
-                actor: Some(user.id()),
-                subject: Some(user.id()),
-                subject_email: Some(&user.user.email),
-                event_type: event::PROFILE_CHANGED,
-                ip: &ip,
-                user_agent: &user_agent(&req),
-                success: true,
-                ..NewEvent::default()
-            },
+            own_event(&user, event::PROFILE_CHANGED, &ip, &user_agent(&req)),
         )
         .await?;
         tx.commit().await?;
@@ -399,16 +390,7 @@ async fn end_session(
     let ip = crate::auth::client_ip_text(&req, &state.settings);
     audit::record(
         &mut tx,
-        NewEvent {
-            actor: Some(user.id()),
-            subject: Some(user.id()),
-            subject_email: Some(&user.user.email),
-            event_type: event::SESSION_ENDED,
-            ip: &ip,
-            user_agent: &user_agent(&req),
-            success: true,
-            ..NewEvent::default()
-        },
+        own_event(&user, event::SESSION_ENDED, &ip, &user_agent(&req)),
     )
     .await?;
     tx.commit().await?;

@@ -580,7 +580,6 @@ async fn edit(
     if sport.is_none() {
         errors.add("sport", "Choose a sport from the list.");
     }
-    let mut page = load_page(&req, ctx, &state, &user, id).await?;
     if errors.is_empty() {
         let mut conn = state.db.conn().await?;
         let sport = sport.map_or("other", Sport::as_str);
@@ -592,13 +591,15 @@ async fn edit(
         if !is_htmx(&req) {
             return Ok(redirect(&req, &format!("/activities/{id}")));
         }
-        page = load_page(&req, page.ctx.clone(), &state, &user, id).await?;
+        // The page (streams decoded, charts drawn) is built only when it is shown.
+        let page = load_page(&req, ctx, &state, &user, id).await?;
         return render_with_status(&page.as_edit_form(), StatusCode::OK);
     }
+    let mut page = load_page(&req, ctx, &state, &user, id).await?;
     page.errors = errors;
     page.edit_name = name;
     page.edit_notes = notes;
-    page.edit_sport = form.sport.clone();
+    page.edit_sport.clone_from(&form.sport);
     if is_htmx(&req) {
         render_with_status(&page.as_edit_form(), StatusCode::UNPROCESSABLE_ENTITY)
     } else {
