@@ -11,6 +11,7 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod import;
+pub mod jobs;
 pub mod metrics;
 pub mod seed;
 pub mod startup;

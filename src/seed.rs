@@ -5,10 +5,12 @@
 //! Idempotent: if the demo athlete exists, nothing is done.
 
 use chrono::{NaiveDate, TimeDelta, Utc};
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
 
 use crate::auth::password::PasswordHasher;
 use crate::db::activities::{self, NewActivity, Source, Stored};
+use crate::db::thresholds::{self, Thresholds};
 use crate::db::users::{self, Created};
 use crate::synthetic::{self, AthleteProfile, Pattern};
 
@@ -41,9 +43,11 @@ pub async fn seed_demo(pool: &PgPool, days: u32) -> anyhow::Result<Seeded> {
     else {
         return Ok(Seeded::AlreadyThere);
     };
-    drop(conn);
     let profile = AthleteProfile::triathlete();
     let first_day: NaiveDate = (Utc::now() - TimeDelta::days(i64::from(days))).date_naive();
+    store_profile_thresholds(&mut conn, user_id, &profile, first_day).await?;
+    let history = thresholds::history(&mut conn, user_id).await?;
+    drop(conn);
     let plan = synthetic::plan(&profile, Pattern::Periodized, first_day, days, 2026);
     let mut stored = 0;
     // Generate on the blocking pool in batches; insert each in its own transaction.
@@ -73,7 +77,7 @@ pub async fn seed_demo(pool: &PgPool, days: u32) -> anyhow::Result<Seeded> {
                     parsed: activity,
                     file_sha256: None,
                     original: None,
-                    metrics: Some(&crate::training::metrics_for(activity, &[])),
+                    metrics: Some(&crate::training::metrics_for(activity, &history)),
                 },
             )
             .await?;
@@ -84,4 +88,45 @@ pub async fn seed_demo(pool: &PgPool, days: u32) -> anyhow::Result<Seeded> {
         }
     }
     Ok(Seeded::Created { activities: stored })
+}
+
+/// Store a synthetic athlete's thresholds from `from` on.
+///
+/// Nothing when the profile is one "without thresholds"; else heart rates, weight and sex for all
+/// sports, FTP for cycling, threshold paces for running and swimming.
+///
+/// # Errors
+/// Database errors.
+pub async fn store_profile_thresholds(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    profile: &AthleteProfile,
+    from: NaiveDate,
+) -> Result<(), sqlx::Error> {
+    if !profile.thresholds_known {
+        return Ok(());
+    }
+    let all = Thresholds {
+        lthr_bpm: Some(profile.lthr),
+        max_hr_bpm: Some(profile.max_hr),
+        rest_hr_bpm: Some(profile.rest_hr),
+        weight_kg: Some(profile.weight_kg),
+        ..Thresholds::default()
+    };
+    thresholds::upsert(conn, user_id, "all", from, &all).await?;
+    let cycling = Thresholds {
+        ftp_w: Some(profile.ftp_w),
+        ..Thresholds::default()
+    };
+    thresholds::upsert(conn, user_id, "cycling", from, &cycling).await?;
+    let running = Thresholds {
+        threshold_speed_mps: Some(profile.threshold_speed_mps),
+        ..Thresholds::default()
+    };
+    thresholds::upsert(conn, user_id, "running", from, &running).await?;
+    let swimming = Thresholds {
+        swim_speed_mps: Some(profile.swim_speed_mps),
+        ..Thresholds::default()
+    };
+    thresholds::upsert(conn, user_id, "swimming", from, &swimming).await
 }

@@ -31,7 +31,7 @@ use crate::telemetry::{PierreRootSpan, request_id};
 use crate::web::headers::security_headers;
 
 /// Connections kept for background work (periodic tasks) besides the workers' pools.
-const BACKGROUND_POOL_SIZE: u32 = 2;
+const BACKGROUND_POOL_SIZE: u32 = 3;
 
 /// Extra routes mounted inside the full middleware stack (tests use this to
 /// exercise error paths that no production route triggers on demand).
@@ -108,6 +108,8 @@ impl Application {
             absolute: TimeDelta::from_std(settings.session_absolute).unwrap_or(TimeDelta::days(14)),
         };
         spawn_cleanup(background.clone(), clock.clone());
+        let wake = crate::jobs::Wake::default();
+        crate::jobs::spawn_worker(background.pool().clone(), wake.clone());
         // The session cookie is signed with a key derived (HKDF) from
         // PIERRE_SECRET_KEY, so every worker and every instance accept it.
         let cookie_key = Key::derive_from(settings.secret_key.expose());
@@ -122,6 +124,7 @@ impl Application {
                     settings: Arc::clone(&settings),
                     clock: clock.clone(),
                     hasher: hasher.clone(),
+                    jobs: wake.clone(),
                 };
                 let store = PgSessionStore::new(state.db.pool().clone(), clock.clone(), timeouts);
                 let sessions = SessionMiddleware::builder(store, cookie_key.clone())
@@ -275,9 +278,9 @@ mod tests {
 
     #[test]
     fn the_connection_budget_is_split_between_workers() {
-        assert_eq!(per_worker_connections(20, 2), 9);
-        assert_eq!(per_worker_connections(20, 1), 18);
+        assert_eq!(per_worker_connections(20, 2), 8);
+        assert_eq!(per_worker_connections(20, 1), 17);
         assert_eq!(per_worker_connections(2, 4), 1);
-        assert_eq!(per_worker_connections(10_000, 0), 9_998);
+        assert_eq!(per_worker_connections(10_000, 0), 9_997);
     }
 }

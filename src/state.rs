@@ -21,4 +21,6 @@ pub struct AppState {
     pub clock: Clock,
     /// Password hashing, off the async threads; shared by every worker.
     pub hasher: PasswordHasher,
+    /// Wakes this instance's job worker after an enqueue.
+    pub jobs: crate::jobs::Wake,
 }

@@ -66,6 +66,48 @@ pub struct ActivityMetrics {
 }
 
 #[expect(
+    clippy::cast_possible_truncation,
+    reason = "watts and seconds fit f32 for storage and display"
+)]
+impl ActivityMetrics {
+    /// The power curve on the full [`DURATION_LADDER`](crate::analytics::curves::DURATION_LADDER)
+    /// (`None` past the activity's length); empty without power.
+    #[must_use]
+    pub fn power_ladder(&self) -> Vec<Option<f32>> {
+        if self.power_curve.is_empty() {
+            return Vec::new();
+        }
+        crate::analytics::curves::DURATION_LADDER
+            .iter()
+            .map(|d| {
+                self.power_curve
+                    .iter()
+                    .find(|p| p.duration_s == *d)
+                    .map(|p| p.value as f32)
+            })
+            .collect()
+    }
+
+    /// Best-effort seconds on [`pace::BEST_EFFORT_DISTANCES`] (`None` when not
+    /// covered); empty unless a run with distance.
+    #[must_use]
+    pub fn effort_ladder(&self) -> Vec<Option<f32>> {
+        if self.best_efforts.is_empty() {
+            return Vec::new();
+        }
+        pace::BEST_EFFORT_DISTANCES
+            .iter()
+            .map(|d| {
+                self.best_efforts
+                    .iter()
+                    .find(|e| (e.distance_m - d).abs() < 1e-6)
+                    .map(|e| e.time_s as f32)
+            })
+            .collect()
+    }
+}
+
+#[expect(
     clippy::cast_precision_loss,
     reason = "sample counts are far below 2^52"
 )]

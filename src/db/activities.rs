@@ -7,6 +7,8 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use crate::analytics::summary::ActivityMetrics;
+use crate::db::summaries;
 use crate::domain::ParsedActivity;
 
 /// Where an activity came from.
@@ -40,7 +42,7 @@ pub struct NewActivity<'a> {
     /// The original file (name, gzip bytes, uncompressed size) for download.
     pub original: Option<(&'a str, &'a [u8], i64)>,
     /// Training metrics computed with the thresholds in force on its date.
-    pub metrics: Option<&'a crate::analytics::summary::ActivityMetrics>,
+    pub metrics: Option<&'a ActivityMetrics>,
 }
 
 /// The storage name of a load source.
@@ -108,14 +110,25 @@ pub async fn insert(conn: &mut PgConnection, new: &NewActivity<'_>) -> Result<St
     let t = &p.totals;
     let m = new.metrics;
     let has_route = p.streams.lat.is_some() && p.streams.lon.is_some();
-    sqlx::query!(
+    let power_curve = m
+        .map(ActivityMetrics::power_ladder)
+        .filter(|v| !v.is_empty());
+    let best_efforts = m
+        .map(ActivityMetrics::effort_ladder)
+        .filter(|v| !v.is_empty());
+    let local_day = sqlx::query_scalar!(
         "INSERT INTO activities (id, user_id, source, external_id, sport, sub_sport, name, start_time, utc_offset_s,
              elapsed_s, timer_s, moving_s, distance_m, ascent_m, descent_m, avg_hr, max_hr, avg_speed_mps,
              max_speed_mps, avg_power_w, max_power_w, device_np_w, avg_cadence, calories_kcal, device, has_route,
              file_format, file_sha256, import_warnings, np_w, intensity_factor, variability_index, trimp,
-             efficiency_factor, decoupling, load, load_source)
+             efficiency_factor, decoupling, load, load_source, power_curve, best_efforts, local_day)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21,
-                 $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37)",
+                 $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37,
+                 $38::real[], $39::real[],
+                 CASE WHEN $9::integer IS NOT NULL
+                      THEN (($8::timestamptz AT TIME ZONE 'UTC') + make_interval(secs => $9::integer))::date
+                      ELSE ($8::timestamptz AT TIME ZONE (SELECT time_zone FROM users WHERE id = $2))::date END)
+         RETURNING local_day",
         id,
         new.user_id,
         new.source.as_str(),
@@ -153,10 +166,24 @@ pub async fn insert(conn: &mut PgConnection, new: &NewActivity<'_>) -> Result<St
         m.and_then(|m| m.decoupling),
         m.map_or(0.0, |m| m.load),
         m.map_or("none", |m| load_source_str(m.load_source)),
+        power_curve.as_deref() as Option<&[Option<f32>]>,
+        best_efforts.as_deref() as Option<&[Option<f32>]>,
     )
-    .execute(&mut *conn)
+    .fetch_one(&mut *conn)
     .await?;
 
+    summaries::apply(
+        conn,
+        new.user_id,
+        &summaries::Contribution {
+            activity: id,
+            day: local_day,
+            load: m.map_or(0.0, |m| m.load),
+            power_curve: power_curve.unwrap_or_default(),
+            best_efforts: best_efforts.unwrap_or_default(),
+        },
+    )
+    .await?;
     insert_laps(conn, id, &p.laps).await?;
 
     let encoded = p.streams.encode();
@@ -490,7 +517,8 @@ pub async fn original(
     Ok(row.map(|r| (r.file_name, r.gzip)))
 }
 
-/// Change name, sport and notes.
+/// Change name, sport and notes; the sport it had before, or `None` if there
+/// is no such activity of this user.
 ///
 /// # Errors
 /// Database errors.
@@ -501,33 +529,43 @@ pub async fn update(
     name: &str,
     sport: &str,
     notes: &str,
-) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query!(
-        "UPDATE activities SET name = $3, sport = $4, notes = $5, updated_at = now() WHERE user_id = $1 AND id = $2",
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "UPDATE activities a SET name = $3, sport = $4, notes = $5, updated_at = now()
+         FROM (SELECT id, sport FROM activities WHERE user_id = $1 AND id = $2 FOR UPDATE) old
+         WHERE a.id = old.id
+         RETURNING old.sport",
         user_id,
         id,
         name,
         sport,
         notes
     )
-    .execute(conn)
-    .await?;
-    Ok(done.rows_affected() > 0)
+    .fetch_optional(conn)
+    .await
 }
 
-/// Delete one activity of a user (laps, streams and file cascade).
+/// Delete one activity of a user (laps, streams and file cascade) and
+/// rebuild the athlete's summary, in one transaction.
 ///
 /// # Errors
 /// Database errors.
 pub async fn delete(conn: &mut PgConnection, user_id: Uuid, id: Uuid) -> Result<bool, sqlx::Error> {
+    use sqlx::Connection as _;
+    let mut tx = conn.begin().await?;
     let done = sqlx::query!(
         "DELETE FROM activities WHERE user_id = $1 AND id = $2",
         user_id,
         id
     )
-    .execute(conn)
+    .execute(&mut *tx)
     .await?;
-    Ok(done.rows_affected() > 0)
+    if done.rows_affected() == 0 {
+        return Ok(false);
+    }
+    summaries::rebuild(&mut tx, user_id).await?;
+    tx.commit().await?;
+    Ok(true)
 }
 
 /// Row counts of the activity tables (tests: nothing half-stored).

@@ -13,6 +13,8 @@
 pub mod activities;
 pub mod attempts;
 pub mod audit;
+pub mod jobs;
+pub mod summaries;
 pub mod thresholds;
 pub mod users;
 

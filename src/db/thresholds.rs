@@ -96,19 +96,22 @@ pub async fn history(conn: &mut PgConnection, user_id: Uuid) -> Result<Vec<Entry
         .collect())
 }
 
-/// Delete one entry of a user.
+/// Delete one entry of a user; the day it was effective from, if it existed.
 ///
 /// # Errors
 /// Database errors.
-pub async fn delete(conn: &mut PgConnection, user_id: Uuid, id: i64) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query!(
-        "DELETE FROM athlete_thresholds WHERE user_id = $1 AND id = $2",
+pub async fn delete(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    id: i64,
+) -> Result<Option<NaiveDate>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "DELETE FROM athlete_thresholds WHERE user_id = $1 AND id = $2 RETURNING effective_from",
         user_id,
         id
     )
-    .execute(conn)
-    .await?;
-    Ok(done.rows_affected() > 0)
+    .fetch_optional(conn)
+    .await
 }
 
 /// The values in force on `date` for `sport`: for each value, the latest entry

@@ -581,13 +581,20 @@ async fn edit(
         errors.add("sport", "Choose a sport from the list.");
     }
     if errors.is_empty() {
-        let mut conn = state.db.conn().await?;
         let sport = sport.map_or("other", Sport::as_str);
-        let updated = activities::update(&mut conn, user.id(), id, &name, sport, &notes).await;
-        if !conn.check(updated)? {
+        let mut tx = state.db.pool().begin().await.map_err(AppError::from)?;
+        let Some(before) = activities::update(&mut tx, user.id(), id, &name, sport, &notes).await?
+        else {
             return Err(AppError::NotFound);
+        };
+        if before != sport {
+            // Other thresholds may apply to the new sport: recompute its
+            // metrics and the athlete's summary with it.
+            let history = crate::db::thresholds::history(&mut tx, user.id()).await?;
+            crate::training::recompute(&mut tx, user.id(), &[id], &history).await?;
+            crate::db::summaries::rebuild(&mut tx, user.id()).await?;
         }
-        drop(conn);
+        tx.commit().await?;
         if !is_htmx(&req) {
             return Ok(redirect(&req, &format!("/activities/{id}")));
         }

@@ -187,8 +187,33 @@ pub fn local_date_time(start: DateTime<Utc>, utc_offset_s: Option<i32>) -> Strin
     )
 }
 
+/// An integer with thousands separators: `1,380`.
+#[must_use]
+pub fn thousands(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
+    if n < 0 {
+        out.push('-');
+    }
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn thousands_are_separated() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1380), "1,380");
+        assert_eq!(thousands(-1_234_567), "-1,234,567");
+    }
     use super::*;
 
     #[test]

@@ -12,6 +12,7 @@ use serde::Deserialize;
 
 use crate::auth::CurrentUser;
 use crate::auth::csrf::token_of as token;
+use crate::db::jobs;
 use crate::db::thresholds::{self, Entry, Thresholds};
 use crate::error::AppError;
 use crate::state::AppState;
@@ -26,7 +27,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(page))
             .route(web::post().to(save)),
     )
-    .service(web::resource("/settings/thresholds/{id}/delete").route(web::post().to(delete)));
+    .service(web::resource("/settings/thresholds/{id}/delete").route(web::post().to(delete)))
+    .service(
+        web::resource("/settings/thresholds/recompute").route(web::get().to(recompute_status)),
+    );
 }
 
 /// A history row formatted for display.
@@ -74,6 +78,111 @@ struct Page {
     saved: bool,
     pace_unit: &'static str,
     weight_unit: &'static str,
+    recompute: Option<RecomputeView>,
+}
+
+/// The recompute job's progress as the athlete sees it.
+#[derive(Debug, Clone)]
+pub struct RecomputeView {
+    /// Poll again (queued or running).
+    pub active: bool,
+    /// `info`, `success` or `danger`.
+    pub kind: &'static str,
+    pub text: String,
+    pub done: i32,
+    pub total: i32,
+}
+
+impl RecomputeView {
+    /// What to show for the athlete's latest recompute, if anything: active
+    /// jobs, and finished ones for a minute after they end.
+    #[must_use]
+    pub fn of(p: Option<&jobs::Progress>, now: chrono::DateTime<chrono::Utc>) -> Option<Self> {
+        let p = p?;
+        let view = |active, kind, text: String| Self {
+            active,
+            kind,
+            text,
+            done: p.done,
+            total: p.total,
+        };
+        match p.state.as_str() {
+            "queued" if p.last_error.is_some() => Some(view(
+                true,
+                "error",
+                "Recomputing your training history failed and will be retried shortly.".to_owned(),
+            )),
+            "queued" => Some(view(
+                true,
+                "info",
+                "Your training history will be recomputed with the new thresholds in a moment.".to_owned(),
+            )),
+            "running" => Some(view(
+                true,
+                "info",
+                format!(
+                    "Recomputing your training history: {} of {} activities.",
+                    format::thousands(i64::from(p.done)),
+                    format::thousands(i64::from(p.total))
+                ),
+            )),
+            "done" if now - p.updated_at < chrono::TimeDelta::minutes(1) => Some(view(
+                false,
+                "success",
+                format!(
+                    "Training history recomputed with your thresholds ({} activities).",
+                    format::thousands(i64::from(p.total))
+                ),
+            )),
+            "dead" => Some(view(
+                false,
+                "error",
+                "Recomputing your training history failed. Save your thresholds again to retry; if it keeps failing, tell your administrator."
+                    .to_owned(),
+            )),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "settings/recompute_status.html")]
+struct RecomputeStatus {
+    recompute: Option<RecomputeView>,
+}
+
+/// The latest recompute's progress, for htmx polling.
+async fn recompute_status(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+) -> Result<HttpResponse, AppError> {
+    let mut conn = state.db.conn().await?;
+    let latest = jobs::latest(&mut conn, user.id(), jobs::RECOMPUTE).await;
+    let latest = conn.check(latest)?;
+    drop(conn);
+    render_with_status(
+        &RecomputeStatus {
+            recompute: RecomputeView::of(latest.as_ref(), state.clock.now()),
+        },
+        StatusCode::OK,
+    )
+}
+
+/// Store thresholds and queue the recompute of the activities they affect,
+/// in one transaction.
+async fn store_and_recompute(
+    state: &AppState,
+    user_id: uuid::Uuid,
+    sport: &str,
+    date: NaiveDate,
+    values: &Thresholds,
+) -> Result<(), AppError> {
+    let mut tx = state.db.pool().begin().await.map_err(AppError::from)?;
+    thresholds::upsert(&mut tx, user_id, sport, date, values).await?;
+    jobs::enqueue_recompute(&mut tx, user_id, date).await?;
+    tx.commit().await?;
+    state.jobs.notify();
+    Ok(())
 }
 
 const SPORTS: [&str; 4] = ["all", "cycling", "running", "swimming"];
@@ -240,6 +349,8 @@ async fn render(
     let mut conn = state.db.conn().await?;
     let listed = thresholds::history(&mut conn, user.id()).await;
     let history = conn.check(listed)?;
+    let latest = jobs::latest(&mut conn, user.id(), jobs::RECOMPUTE).await;
+    let latest = conn.check(latest)?;
     drop(conn);
     let status = if errors.is_empty() {
         StatusCode::OK
@@ -267,6 +378,7 @@ async fn render(
         saved,
         pace_unit: if units == Units::Metric { "/km" } else { "/mi" },
         weight_unit: if units == Units::Metric { "kg" } else { "lb" },
+        recompute: RecomputeView::of(latest.as_ref(), state.clock.now()),
     };
     if is_htmx(req) && status != StatusCode::OK {
         render_with_status(&page.as_form(), status)
@@ -300,10 +412,7 @@ async fn save(
     match validate(&f, Units::of(&user)) {
         Err(errors) => render(&req, ctx, &state, &user, f, errors, false).await,
         Ok((sport, date, values)) => {
-            let mut conn = state.db.conn().await?;
-            let stored = thresholds::upsert(&mut conn, user.id(), &sport, date, &values).await;
-            conn.check(stored)?;
-            drop(conn);
+            store_and_recompute(&state, user.id(), &sport, date, &values).await?;
             if is_htmx(&req) {
                 return Ok(redirect(&req, "/settings/thresholds?saved=1"));
             }
@@ -332,11 +441,13 @@ async fn delete(
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let id: i64 = path.parse().map_err(|_| AppError::NotFound)?;
-    let mut conn = state.db.conn().await?;
-    let deleted = thresholds::delete(&mut conn, user.id(), id).await;
-    if !conn.check(deleted)? {
+    let mut tx = state.db.pool().begin().await.map_err(AppError::from)?;
+    let Some(from) = thresholds::delete(&mut tx, user.id(), id).await? else {
         return Err(AppError::NotFound);
-    }
+    };
+    jobs::enqueue_recompute(&mut tx, user.id(), from).await?;
+    tx.commit().await?;
+    state.jobs.notify();
     Ok(redirect(&req, "/settings/thresholds"))
 }
 

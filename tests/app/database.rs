@@ -64,10 +64,10 @@ async fn database_down_gives_503_pages_then_recovers_without_restart() {
 
 #[tokio::test]
 async fn an_exhausted_pool_gives_503_within_the_acquire_timeout_then_recovers() {
-    // One worker with exactly one connection (3 total = 2 background + 1).
+    // One worker with exactly one connection (4 total = 3 background + 1).
     let app = TestApp::spawn_with(Spawn {
         extra: Some(error_routes),
-        vars: vec![("DATABASE_MAX_CONNECTIONS", "3".into())],
+        vars: vec![("DATABASE_MAX_CONNECTIONS", "4".into())],
         ..Spawn::default()
     })
     .await;
@@ -105,7 +105,7 @@ async fn an_exhausted_pool_gives_503_within_the_acquire_timeout_then_recovers() 
     assert_eq!(res.headers()["retry-after"], "5");
     let metrics = app.metrics().await;
     assert!(
-        metrics.contains("pierre_db_pool_max_connections 3"),
+        metrics.contains("pierre_db_pool_max_connections 4"),
         "{metrics}"
     );
 

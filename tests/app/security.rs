@@ -264,6 +264,13 @@ const ROUTES: &[Row] = &[
         &[],
         [303, 404, 404, 404],
     ),
+    (
+        "GET",
+        "/settings/thresholds/recompute",
+        "/settings/thresholds/recompute",
+        &[],
+        [303, 200, 200, 200],
+    ),
     // Sign-out last: it ends the session used by the rows above.
     ("POST", "/logout", "/logout", &[], [303, 303, 303, 303]),
 ];

@@ -1,0 +1,132 @@
+//! Background jobs: the worker loop over the PostgreSQL queue
+//! ([`crate::db::jobs`]) and what each kind of job does.
+//!
+//! `pierre serve` runs one worker. It wakes when a request of this instance
+//! enqueues something ([`Wake`]) and otherwise polls every second, so jobs
+//! queued by other instances are picked up too.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use chrono::NaiveDate;
+use sqlx::PgPool;
+use tokio::sync::Notify;
+use uuid::Uuid;
+
+use crate::db::jobs::{self, Job};
+use crate::db::{summaries, thresholds};
+use crate::training::{RECOMPUTE_BATCH, recompute};
+
+/// Wakes this instance's worker after an enqueue.
+#[derive(Debug, Clone, Default)]
+pub struct Wake(Arc<Notify>);
+
+impl Wake {
+    /// Tell the worker there is work.
+    pub fn notify(&self) {
+        self.0.notify_one();
+    }
+}
+
+/// How often the worker looks for jobs when not woken.
+const POLL: Duration = Duration::from_secs(1);
+
+/// Run the worker until the process ends.
+pub fn spawn_worker(pool: PgPool, wake: Wake) {
+    tokio::spawn(async move {
+        let mut pruned_at = std::time::Instant::now();
+        loop {
+            loop {
+                match run_next(&pool).await {
+                    Ok(true) => {}
+                    Ok(false) => break,
+                    Err(err) => {
+                        tracing::warn!(error = %err, "job queue unavailable");
+                        break;
+                    }
+                }
+            }
+            if pruned_at.elapsed() > Duration::from_hours(1) {
+                pruned_at = std::time::Instant::now();
+                if let Ok(mut conn) = pool.acquire().await {
+                    let _ = jobs::prune(&mut conn).await;
+                }
+            }
+            let _ = tokio::time::timeout(POLL, wake.0.notified()).await;
+        }
+    });
+}
+
+/// Claim and run one job. `Ok(false)` when none was due.
+///
+/// # Errors
+/// When the queue itself cannot be reached.
+pub async fn run_next(pool: &PgPool) -> Result<bool, sqlx::Error> {
+    let job = {
+        let mut conn = pool.acquire().await?;
+        jobs::claim(&mut conn).await?
+    };
+    let Some(job) = job else {
+        return Ok(false);
+    };
+    let outcome = run(pool, &job).await;
+    let mut conn = pool.acquire().await?;
+    match outcome {
+        Ok(()) => jobs::finish(&mut conn, job.id).await?,
+        Err(err) => {
+            tracing::warn!(job = job.id, kind = %job.kind, error = %format!("{err:#}"), "job failed");
+            jobs::fail(&mut conn, &job, &format!("{err:#}")).await?;
+        }
+    }
+    Ok(true)
+}
+
+async fn run(pool: &PgPool, job: &Job) -> anyhow::Result<()> {
+    match job.kind.as_str() {
+        jobs::RECOMPUTE => {
+            let user_id = job.user_id.context("recompute job without an athlete")?;
+            let from: NaiveDate = job
+                .payload
+                .get("from")
+                .and_then(|v| v.as_str())
+                .and_then(|s| s.parse().ok())
+                .context("recompute job without a valid 'from' day")?;
+            recompute_history(pool, job.id, user_id, from).await
+        }
+        other => anyhow::bail!("unknown job kind {other:?}"),
+    }
+}
+
+/// Recompute every activity of the athlete from `from` on, in batches, with
+/// progress, then rebuild the summary (daily loads and records).
+async fn recompute_history(
+    pool: &PgPool,
+    job_id: i64,
+    user_id: Uuid,
+    from: NaiveDate,
+) -> anyhow::Result<()> {
+    let mut conn = pool.acquire().await?;
+    let history = thresholds::history(&mut conn, user_id).await?;
+    let ids = sqlx::query_scalar!(
+        "SELECT id FROM activities WHERE user_id = $1 AND local_day >= $2 ORDER BY start_time",
+        user_id,
+        from
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let total = i32::try_from(ids.len()).unwrap_or(i32::MAX);
+    jobs::progress(&mut conn, job_id, 0, total).await?;
+    let mut done = 0;
+    for batch in ids.chunks(RECOMPUTE_BATCH) {
+        let mut tx = pool.begin().await?;
+        recompute(&mut tx, user_id, batch, &history).await?;
+        tx.commit().await?;
+        done += i32::try_from(batch.len()).unwrap_or(i32::MAX);
+        jobs::progress(&mut conn, job_id, done, total).await?;
+    }
+    let mut tx = pool.begin().await?;
+    summaries::rebuild(&mut tx, user_id).await?;
+    tx.commit().await?;
+    Ok(())
+}
