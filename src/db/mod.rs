@@ -13,6 +13,7 @@
 pub mod activities;
 pub mod attempts;
 pub mod audit;
+pub mod dashboard;
 pub mod jobs;
 pub mod summaries;
 pub mod thresholds;

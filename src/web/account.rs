@@ -21,24 +21,22 @@ use crate::web::layout::PageContext;
 
 /// Routes of this module.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/dashboard").route(web::get().to(dashboard)))
-        .service(
-            web::resource("/settings/profile")
-                .route(web::get().to(profile_page))
-                .route(web::post().to(update_profile)),
-        )
-        .service(web::resource("/settings/security").route(web::get().to(security_page)))
-        .service(web::resource("/settings/password").route(web::post().to(change_password)))
-        .service(web::resource("/settings/sessions/end").route(web::post().to(end_session)))
-        .service(
-            web::resource("/settings/sessions/end-others")
-                .route(web::post().to(end_other_sessions)),
-        )
-        .service(
-            web::resource("/settings/account")
-                .route(web::get().to(account_page))
-                .route(web::post().to(delete_account)),
-        );
+    cfg.service(
+        web::resource("/settings/profile")
+            .route(web::get().to(profile_page))
+            .route(web::post().to(update_profile)),
+    )
+    .service(web::resource("/settings/security").route(web::get().to(security_page)))
+    .service(web::resource("/settings/password").route(web::post().to(change_password)))
+    .service(web::resource("/settings/sessions/end").route(web::post().to(end_session)))
+    .service(
+        web::resource("/settings/sessions/end-others").route(web::post().to(end_other_sessions)),
+    )
+    .service(
+        web::resource("/settings/account")
+            .route(web::get().to(account_page))
+            .route(web::post().to(delete_account)),
+    );
 }
 
 use crate::auth::csrf::token_of as token;
@@ -69,18 +67,6 @@ fn current_key_hash(user: &CurrentUser) -> Option<Vec<u8>> {
         .ok()
         .flatten()
         .and_then(|encoded| URL_SAFE_NO_PAD.decode(encoded).ok())
-}
-
-#[derive(Template)]
-#[template(path = "account/dashboard.html")]
-struct Dashboard {
-    ctx: PageContext,
-    welcome: String,
-}
-
-async fn dashboard(ctx: PageContext, user: CurrentUser) -> Result<HttpResponse, AppError> {
-    let welcome = format!("Welcome, {}", user.user.display_name);
-    render_with_status(&Dashboard { ctx, welcome }, StatusCode::OK)
 }
 
 /// Time zones offered in the profile form (IANA names).

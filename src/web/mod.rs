@@ -13,6 +13,7 @@ pub mod assets;
 pub mod auth;
 pub mod compress;
 pub mod cors;
+pub mod dashboard;
 pub mod export;
 pub mod format;
 pub mod forms;
@@ -37,6 +38,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     auth::configure(cfg);
     account_export::configure(cfg);
     account::configure(cfg);
+    dashboard::configure(cfg);
     thresholds::configure(cfg);
     upload::configure(cfg);
     activities::configure(cfg);

@@ -130,8 +130,9 @@ impl RecomputeView {
                 false,
                 "success",
                 format!(
-                    "Training history recomputed with your thresholds ({} activities).",
-                    format::thousands(i64::from(p.total))
+                    "Training history recomputed with your thresholds ({} {}).",
+                    format::thousands(i64::from(p.total)),
+                    if p.total == 1 { "activity" } else { "activities" }
                 ),
             )),
             "dead" => Some(view(

@@ -15,6 +15,7 @@ mod activities;
 mod admin;
 mod admin_cli;
 mod cli;
+mod dashboard;
 mod database;
 mod errors;
 mod headers;

@@ -1,0 +1,766 @@
+//! `GET /dashboard`: the athlete's home.
+//!
+//! Form, the performance management chart, weekly volume by sport, ramp rate and ACWR, recent activities,
+//! power curve, best efforts, a heat map of daily load and new records.
+//!
+//! Built from three statements (the session lookup and the two in
+//! [`crate::db::dashboard`]); everything else is arithmetic on the athlete's
+//! summary row. The range switch (`?range=6w|90d|1y|all`) re-renders only the
+//! `#dash-range` region when asked by htmx.
+
+use std::collections::BTreeMap;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use chrono::{Datelike as _, NaiveDate, TimeDelta};
+use serde::Deserialize;
+
+use crate::analytics::curves::DURATION_LADDER;
+use crate::analytics::load::{PmcDay, PmcParams, pmc};
+use crate::analytics::pace::BEST_EFFORT_DISTANCES;
+use crate::auth::CurrentUser;
+use crate::charts;
+use crate::db::dashboard::{self, Overview, Recent};
+use crate::db::summaries::{Record, Summary};
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::web::format::{self, Units};
+use crate::web::forms::{is_htmx, render_with_status};
+use crate::web::layout::PageContext;
+use crate::web::thresholds::RecomputeView;
+
+/// Routes of this module.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/dashboard").route(web::get().to(page)));
+}
+
+/// The chart range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Range {
+    SixWeeks,
+    NinetyDays,
+    Year,
+    All,
+}
+
+impl Range {
+    const ALL: [Self; 4] = [Self::SixWeeks, Self::NinetyDays, Self::Year, Self::All];
+
+    fn parse(raw: Option<&str>) -> Self {
+        match raw {
+            Some("6w") => Self::SixWeeks,
+            Some("1y") => Self::Year,
+            Some("all") => Self::All,
+            _ => Self::NinetyDays,
+        }
+    }
+
+    const fn key(self) -> &'static str {
+        match self {
+            Self::SixWeeks => "6w",
+            Self::NinetyDays => "90d",
+            Self::Year => "1y",
+            Self::All => "all",
+        }
+    }
+
+    const fn label(self) -> &'static str {
+        match self {
+            Self::SixWeeks => "6 weeks",
+            Self::NinetyDays => "90 days",
+            Self::Year => "1 year",
+            Self::All => "All",
+        }
+    }
+
+    /// Days shown, `None` for all.
+    const fn days(self) -> Option<i64> {
+        match self {
+            Self::SixWeeks => Some(42),
+            Self::NinetyDays => Some(90),
+            Self::Year => Some(365),
+            Self::All => None,
+        }
+    }
+
+    fn first_day(self, today: NaiveDate) -> Option<NaiveDate> {
+        self.days().map(|d| today - TimeDelta::days(d - 1))
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct Query {
+    range: Option<String>,
+}
+
+/// Form as TrainingPeaks reads TSB.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FormStatus {
+    pub label: &'static str,
+    /// success | info | warning | error
+    pub tone: &'static str,
+    pub tsb: String,
+    pub explanation: &'static str,
+}
+
+/// The form bucket of a TSB value: fresh ≥ 5; neutral −10…5; optimal
+/// training −30…−10; overreaching ≤ −30.
+#[must_use]
+pub fn form_status(tsb: f64) -> FormStatus {
+    let (label, tone, explanation) = if tsb >= 5.0 {
+        (
+            "Fresh",
+            "success",
+            "Fatigue is below fitness: a good moment to race or test, but fitness fades if this lasts.",
+        )
+    } else if tsb > -10.0 {
+        (
+            "Neutral",
+            "info",
+            "Fitness and fatigue are balanced: maintaining, neither building much nor recovering.",
+        )
+    } else if tsb > -30.0 {
+        (
+            "Optimal training",
+            "success",
+            "Productive fatigue: the load is building fitness. Keep recovery days in the plan.",
+        )
+    } else {
+        (
+            "Overreaching",
+            "error",
+            "Fatigue is far above fitness: risk of illness or injury. Plan easy days soon.",
+        )
+    };
+    FormStatus {
+        label,
+        tone,
+        tsb: signed(tsb),
+        explanation,
+    }
+}
+
+fn signed(v: f64) -> String {
+    let r = v.round();
+    if r > 0.0 {
+        format!("+{r:.0}")
+    } else if r == 0.0 {
+        "0".to_owned()
+    } else {
+        format!("−{:.0}", -r)
+    }
+}
+
+/// A warning or note under the load figures.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Note {
+    pub tone: &'static str,
+    pub text: String,
+}
+
+/// Ramp rate and ACWR notes: ramp above 8 CTL points a week, ACWR above 1.5
+/// (high) or below 0.8 (load falling).
+#[must_use]
+pub fn load_notes(day: &PmcDay) -> Vec<Note> {
+    let mut out = Vec::new();
+    if day.ramp > 8.0 {
+        out.push(Note {
+            tone: "warning",
+            text: format!(
+                "Fitness is rising by {:.1} a week: ramps above 8 a week raise the risk of injury and illness.",
+                day.ramp
+            ),
+        });
+    }
+    if let Some(acwr) = day.acwr {
+        if acwr > 1.5 {
+            out.push(Note {
+                tone: "warning",
+                text: format!(
+                    "Acute:chronic workload ratio {acwr:.2}: this week's load is well above your usual. Above 1.5 injuries become more likely."
+                ),
+            });
+        } else if acwr < 0.8 {
+            out.push(Note {
+                tone: "info",
+                text: format!(
+                    "Acute:chronic workload ratio {acwr:.2}: you are training less than usual."
+                ),
+            });
+        }
+    }
+    out
+}
+
+/// One sport's row of the weekly table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WeekRow {
+    pub sport: String,
+    pub time: String,
+    pub distance: String,
+    pub load: String,
+    pub avg_time: String,
+    pub avg_distance: String,
+    pub avg_load: String,
+    /// up | down | flat, by load against the four-week average.
+    pub trend: &'static str,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Volume {
+    seconds: f64,
+    metres: f64,
+    load: f64,
+}
+
+/// This week (Monday to today) against the mean of the four weeks before,
+/// per sport.
+#[must_use]
+pub fn weekly(recent: &[Recent], today: NaiveDate, units: Units) -> Vec<WeekRow> {
+    let monday = today - TimeDelta::days(i64::from(today.weekday().num_days_from_monday()));
+    let before = monday - TimeDelta::days(28);
+    let mut sports: BTreeMap<&str, (Volume, Volume)> = BTreeMap::new();
+    for a in recent {
+        if a.local_day < before || a.local_day > today {
+            continue;
+        }
+        let entry = sports.entry(a.sport.as_str()).or_default();
+        let v = if a.local_day >= monday {
+            &mut entry.0
+        } else {
+            &mut entry.1
+        };
+        v.seconds += a.timer_s.unwrap_or(0.0);
+        v.metres += a.distance_m.unwrap_or(0.0);
+        v.load += a.load;
+    }
+    sports
+        .into_iter()
+        .map(|(sport, (now, past))| {
+            let avg = Volume {
+                seconds: past.seconds / 4.0,
+                metres: past.metres / 4.0,
+                load: past.load / 4.0,
+            };
+            let trend = if now.load > avg.load * 1.1 {
+                "up"
+            } else if now.load < avg.load * 0.9 {
+                "down"
+            } else {
+                "flat"
+            };
+            WeekRow {
+                sport: format::sport_label(sport),
+                time: format::duration(Some(now.seconds)),
+                distance: format::distance(Some(now.metres), units),
+                load: format!("{:.0}", now.load),
+                avg_time: format::duration(Some(avg.seconds)),
+                avg_distance: format::distance(Some(avg.metres), units),
+                avg_load: format!("{:.0}", avg.load),
+                trend,
+            }
+        })
+        .collect()
+}
+
+/// A record line (best effort or power) for the page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordView {
+    pub label: String,
+    pub value: String,
+    pub detail: String,
+    pub date: String,
+    pub href: String,
+    pub new: bool,
+}
+
+const NEW_RECORD_DAYS: i64 = 14;
+
+fn record_view(
+    label: String,
+    r: &Record,
+    value: String,
+    detail: String,
+    today: NaiveDate,
+) -> RecordView {
+    RecordView {
+        label,
+        value,
+        detail,
+        date: r.day.format("%-d %b %Y").to_string(),
+        href: format!("/activities/{}", r.activity),
+        new: (today - r.day).num_days() < NEW_RECORD_DAYS,
+    }
+}
+
+fn effort_label(metres: f64) -> String {
+    match metres {
+        m if (m - 1609.344).abs() < 0.01 => "1 mile".to_owned(),
+        m if (m - 21_097.5).abs() < 0.01 => "Half marathon".to_owned(),
+        m if (m - 42_195.0).abs() < 0.01 => "Marathon".to_owned(),
+        m if m >= 1000.0 => format!("{:.0} km", m / 1000.0),
+        m => format!("{m:.0} m"),
+    }
+}
+
+fn duration_label(seconds: usize) -> String {
+    match seconds {
+        s if s < 60 => format!("{s} s"),
+        s if s < 3600 => format!("{} min", s / 60),
+        s if s % 3600 == 0 => format!("{} h", s / 3600),
+        s => format!("{} h {} min", s / 3600, (s % 3600) / 60),
+    }
+}
+
+/// Power durations shown as records on the dashboard.
+const RECORD_DURATIONS: [usize; 6] = [5, 60, 300, 1200, 3600, 7200];
+
+fn efforts(s: &Summary, today: NaiveDate, units: Units) -> Vec<RecordView> {
+    BEST_EFFORT_DISTANCES
+        .iter()
+        .zip(&s.efforts)
+        .filter_map(|(d, r)| {
+            let r = r.as_ref()?;
+            let seconds = f64::from(r.value);
+            Some(record_view(
+                effort_label(*d),
+                r,
+                format::clock(seconds),
+                format::pace(Some(d / seconds), units),
+                today,
+            ))
+        })
+        .collect()
+}
+
+fn power_records(s: &Summary, today: NaiveDate) -> Vec<RecordView> {
+    DURATION_LADDER
+        .iter()
+        .zip(&s.power)
+        .filter(|(d, _)| RECORD_DURATIONS.contains(d))
+        .filter_map(|(d, r)| {
+            let r = r.as_ref()?;
+            Some(record_view(
+                duration_label(*d),
+                r,
+                format!("{:.0} W", r.value),
+                String::new(),
+                today,
+            ))
+        })
+        .collect()
+}
+
+/// Records of every kind set in the last two weeks.
+fn new_records(s: &Summary, today: NaiveDate, units: Units) -> Vec<RecordView> {
+    let mut out: Vec<RecordView> = DURATION_LADDER
+        .iter()
+        .zip(&s.power)
+        .filter_map(|(d, r)| {
+            let r = r.as_ref()?;
+            Some(record_view(
+                format!("Best {} power", duration_label(*d)),
+                r,
+                format!("{:.0} W", r.value),
+                String::new(),
+                today,
+            ))
+        })
+        .chain(efforts(s, today, units).into_iter().map(|mut v| {
+            v.label = format!("Fastest {}", v.label);
+            v
+        }))
+        .filter(|v| v.new)
+        .collect();
+    out.truncate(8);
+    out
+}
+
+/// A recent activity line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecentView {
+    pub href: String,
+    pub name: String,
+    pub sport: String,
+    pub date: String,
+    pub duration: String,
+    pub distance: String,
+    pub load: String,
+    pub source: &'static str,
+}
+
+fn load_source_label(source: &str) -> &'static str {
+    match source {
+        "power" => "TSS (power)",
+        "pace" => "rTSS / sTSS (pace)",
+        "heart_rate" => "hrTSS (heart rate)",
+        _ => "no load",
+    }
+}
+
+/// "Which metric was used": how many recent activities took their load from each source.
+fn load_sources(recent: &[Recent], since: NaiveDate) -> Vec<(String, i64)> {
+    let mut counts: BTreeMap<&'static str, i64> = BTreeMap::new();
+    for a in recent.iter().filter(|a| a.local_day >= since) {
+        *counts.entry(load_source_label(&a.load_source)).or_default() += 1;
+    }
+    counts.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+}
+
+/// The performance management figures of today.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Today {
+    pub ctl: String,
+    pub atl: String,
+    pub tsb: String,
+    pub ramp: String,
+    pub acwr: String,
+    pub week_load: String,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard/index.html", blocks = ["range"])]
+struct Page {
+    ctx: PageContext,
+    welcome: String,
+    has_data: bool,
+    has_thresholds: bool,
+    range_label: &'static str,
+    ranges: Vec<(&'static str, &'static str, bool)>,
+    form: Option<FormStatus>,
+    today: Option<Today>,
+    notes: Vec<Note>,
+    weeks: Vec<WeekRow>,
+    recent: Vec<RecentView>,
+    sources: Vec<(String, i64)>,
+    efforts: Vec<RecordView>,
+    power_records: Vec<RecordView>,
+    new_records: Vec<RecordView>,
+    pmc_svg: String,
+    pmc_desc: String,
+    curve_svg: String,
+    heat_svg: String,
+    recompute: Option<RecomputeView>,
+}
+
+const RECENT_SHOWN: usize = 6;
+
+async fn page(
+    req: HttpRequest,
+    ctx: PageContext,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    query: web::Query<Query>,
+) -> Result<HttpResponse, AppError> {
+    let range = Range::parse(query.range.as_deref());
+    let now = state.clock.now();
+    let mut conn = state.db.conn().await?;
+    // The range start depends on "today" in the athlete's zone; the UTC date
+    // is at most a day off and only bounds the curve's range.
+    let approx_today = now.date_naive();
+    let overview =
+        dashboard::overview(&mut conn, user.id(), now, range.first_day(approx_today)).await;
+    let overview = conn.check(overview)?;
+    let monday = overview.today
+        - TimeDelta::days(i64::from(overview.today.weekday().num_days_from_monday()));
+    let listed = dashboard::recent(
+        &mut conn,
+        user.id(),
+        monday - TimeDelta::days(28),
+        i64::try_from(RECENT_SHOWN).unwrap_or(6),
+    )
+    .await;
+    let recent = conn.check(listed)?;
+    drop(conn);
+    let page = build(ctx, &user, range, &overview, &recent, now);
+    if is_htmx(&req)
+        && req
+            .headers()
+            .get("hx-target")
+            .is_some_and(|t| t == "dash-range")
+    {
+        render_with_status(&page.as_range(), StatusCode::OK)
+    } else {
+        render_with_status(&page, StatusCode::OK)
+    }
+}
+
+fn build(
+    ctx: PageContext,
+    user: &CurrentUser,
+    range: Range,
+    o: &Overview,
+    recent: &[Recent],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Page {
+    let units = Units::of(user);
+    let today = o.today;
+    let mut page = Page {
+        ctx,
+        welcome: format!("Welcome, {}", user.user.display_name),
+        has_data: o.summary.is_some(),
+        has_thresholds: o.threshold_entries > 0,
+
+        range_label: range.label(),
+        ranges: Range::ALL
+            .iter()
+            .map(|r| (r.key(), r.label(), *r == range))
+            .collect(),
+        form: None,
+        today: None,
+        notes: Vec::new(),
+        weeks: weekly(recent, today, units),
+        recent: recent
+            .iter()
+            .take(RECENT_SHOWN)
+            .map(|a| RecentView {
+                href: format!("/activities/{}", a.id),
+                name: a.name.clone(),
+                sport: format::sport_label(&a.sport),
+                date: format::local_date_time(a.start_time, a.utc_offset_s),
+                duration: format::duration(a.timer_s),
+                distance: format::distance(a.distance_m, units),
+                load: format!("{:.0}", a.load),
+                source: load_source_label(&a.load_source),
+            })
+            .collect(),
+        sources: load_sources(recent, today - TimeDelta::days(34)),
+        efforts: Vec::new(),
+        power_records: Vec::new(),
+        new_records: Vec::new(),
+        pmc_svg: String::new(),
+        pmc_desc: String::new(),
+        curve_svg: String::new(),
+        heat_svg: String::new(),
+        recompute: RecomputeView::of(o.recompute.as_ref(), now),
+    };
+    let Some(s) = &o.summary else {
+        return page;
+    };
+    let first = s.first_day.min(today);
+    let daily = s.series(first, today);
+    let days = pmc(&daily, PmcParams::default());
+    if let Some(last) = days.last() {
+        page.form = Some(form_status(last.tsb));
+        page.notes = load_notes(last);
+        page.today = Some(Today {
+            ctl: format!("{:.0}", last.ctl),
+            atl: format!("{:.0}", last.atl),
+            tsb: signed(last.tsb),
+            ramp: format!("{:+.1}", last.ramp),
+            acwr: last
+                .acwr
+                .map_or_else(|| "–".to_owned(), |a| format!("{a:.2}")),
+            week_load: format!("{:.0}", daily.iter().rev().take(7).sum::<f64>()),
+        });
+    }
+    let shown_from = range.first_day(today).unwrap_or(first).max(first);
+    let skip = usize::try_from((shown_from - first).num_days()).unwrap_or(0);
+    let shown = days.get(skip..).unwrap_or_default();
+    let (svg, desc) = pmc_chart(shown, shown_from);
+    page.pmc_svg = svg;
+    page.pmc_desc = desc;
+    page.curve_svg = curve_chart(&o.range_curve, s, range);
+    page.heat_svg = heat_map(s, today);
+    page.efforts = efforts(s, today, units);
+    page.power_records = power_records(s, today);
+    page.new_records = new_records(s, today, units);
+    page
+}
+
+fn day_number(day: NaiveDate) -> f64 {
+    #[expect(clippy::cast_precision_loss, reason = "day numbers are small")]
+    let n = (day - NaiveDate::default()).num_days() as f64;
+    n
+}
+
+fn pmc_chart(shown: &[PmcDay], from: NaiveDate) -> (String, String) {
+    let Some(last) = shown.last() else {
+        return (String::new(), String::new());
+    };
+    let x0 = day_number(from);
+    let pts = |f: fn(&PmcDay) -> f64| -> Vec<(f64, f64)> {
+        shown
+            .iter()
+            .enumerate()
+            .map(|(i, d)| {
+                #[expect(clippy::cast_precision_loss, reason = "day counts are small")]
+                let x = x0 + i as f64;
+                (x, f(d))
+            })
+            .collect()
+    };
+    let desc = format!(
+        "Fitness (CTL) {:.0}, fatigue (ATL) {:.0}, form (TSB) {} today; daily load as bars.",
+        last.ctl,
+        last.atl,
+        signed(last.tsb)
+    );
+    let series = vec![
+        charts::Series {
+            label: "Fitness (CTL)".to_owned(),
+            class: "series-fitness",
+            points: pts(|d| d.ctl),
+        },
+        charts::Series {
+            label: "Fatigue (ATL)".to_owned(),
+            class: "series-fatigue",
+            points: pts(|d| d.atl),
+        },
+        charts::Series {
+            label: "Form (TSB)".to_owned(),
+            class: "series-form",
+            points: pts(|d| d.tsb),
+        },
+    ];
+    let svg = charts::line_chart(
+        "Performance management chart",
+        &series,
+        charts::XAxis::Number,
+        |x| {
+            #[expect(clippy::cast_possible_truncation, reason = "day numbers are small")]
+            let d = NaiveDate::default() + TimeDelta::days(x.round() as i64);
+            d.format("%-d %b").to_string()
+        },
+        |y| format!("{y:.0}"),
+    );
+    (svg, desc)
+}
+
+fn curve_chart(range_curve: &[Option<f32>], s: &Summary, range: Range) -> String {
+    let to_points = |values: Vec<Option<f32>>| -> Vec<(f64, f64)> {
+        DURATION_LADDER
+            .iter()
+            .zip(values)
+            .filter_map(|(d, v)| {
+                #[expect(clippy::cast_precision_loss, reason = "ladder durations are small")]
+                let x = (*d as f64).log10();
+                v.filter(|v| *v > 0.0).map(|v| (x, f64::from(v)))
+            })
+            .collect()
+    };
+    let all_time = to_points(s.power.iter().map(|r| r.map(|r| r.value)).collect());
+    if all_time.is_empty() {
+        return String::new();
+    }
+    let series = vec![
+        charts::Series {
+            label: "All time".to_owned(),
+            class: "series-2",
+            points: all_time,
+        },
+        charts::Series {
+            label: format!("Best in {}", range.label()),
+            class: "series-1",
+            points: to_points(range_curve.to_vec()),
+        },
+    ];
+    charts::line_chart(
+        "Power curve",
+        &series,
+        charts::XAxis::Number,
+        |x| {
+            #[expect(
+                clippy::cast_possible_truncation,
+                clippy::cast_sign_loss,
+                reason = "ladder durations"
+            )]
+            let s = 10f64.powf(x).round() as usize;
+            duration_label(s)
+        },
+        |y| format!("{y:.0} W"),
+    )
+}
+
+fn heat_map(s: &Summary, today: NaiveDate) -> String {
+    let from = today - TimeDelta::days(364);
+    let loads = s.series(from, today);
+    let _ = (&loads, from);
+    String::new()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_buckets_follow_tsb() {
+        assert_eq!(form_status(12.0).label, "Fresh");
+        assert_eq!(form_status(5.0).label, "Fresh");
+        assert_eq!(form_status(4.9).label, "Neutral");
+        assert_eq!(form_status(-9.9).label, "Neutral");
+        assert_eq!(form_status(-10.0).label, "Optimal training");
+        assert_eq!(form_status(-29.9).label, "Optimal training");
+        assert_eq!(form_status(-30.0).label, "Overreaching");
+        assert_eq!(form_status(-30.0).tsb, "−30");
+        assert_eq!(form_status(7.4).tsb, "+7");
+    }
+
+    #[test]
+    fn ramp_and_acwr_warnings() {
+        let day = |ramp, acwr| PmcDay {
+            load: 0.0,
+            ctl: 50.0,
+            atl: 60.0,
+            tsb: -10.0,
+            ramp,
+            acwr,
+        };
+        assert!(load_notes(&day(3.0, Some(1.1))).is_empty());
+        assert_eq!(load_notes(&day(9.0, Some(1.6))).len(), 2);
+        assert_eq!(load_notes(&day(1.0, Some(0.5)))[0].tone, "info");
+    }
+
+    #[test]
+    fn weekly_compares_this_week_with_the_mean_of_four() {
+        // Wednesday 2026-11-25; Monday is the 23rd; the four weeks before start 26 Oct.
+        let today = NaiveDate::from_ymd_opt(2026, 11, 25).unwrap();
+        let a = |day: u32, month: u32, sport: &str, load: f64| Recent {
+            id: uuid::Uuid::nil(),
+            sport: sport.to_owned(),
+            name: "x".to_owned(),
+            start_time: chrono::Utc::now(),
+            utc_offset_s: None,
+            local_day: NaiveDate::from_ymd_opt(2026, month, day).unwrap(),
+            timer_s: Some(3600.0),
+            distance_m: Some(10_000.0),
+            load,
+            load_source: "power".to_owned(),
+        };
+        let recent = vec![
+            a(24, 11, "cycling", 100.0),
+            a(23, 11, "cycling", 50.0),
+            a(22, 11, "cycling", 80.0),
+            a(26, 10, "cycling", 80.0),
+            a(25, 10, "cycling", 1000.0), // before the window
+            a(20, 11, "running", 40.0),
+        ];
+        let rows = weekly(&recent, today, Units::Metric);
+        assert_eq!(rows.len(), 2);
+        let ride = rows.iter().find(|r| r.sport == "Cycling").unwrap();
+        assert_eq!(ride.load, "150");
+        assert_eq!(ride.avg_load, "40");
+        assert_eq!(ride.trend, "up");
+        assert_eq!(ride.time, format::duration(Some(7200.0)));
+        let run = rows.iter().find(|r| r.sport == "Running").unwrap();
+        assert_eq!(run.load, "0");
+        assert_eq!(run.avg_load, "10");
+        assert_eq!(run.trend, "down");
+    }
+
+    #[test]
+    fn labels() {
+        assert_eq!(effort_label(1609.344), "1 mile");
+        assert_eq!(effort_label(5000.0), "5 km");
+        assert_eq!(effort_label(400.0), "400 m");
+        assert_eq!(duration_label(1200), "20 min");
+        assert_eq!(duration_label(5400), "1 h 30 min");
+        assert_eq!(duration_label(7200), "2 h");
+        assert_eq!(Range::parse(Some("bogus")), Range::NinetyDays);
+        assert_eq!(
+            Range::parse(Some("all")).first_day(NaiveDate::default()),
+            None
+        );
+    }
+}
