@@ -404,6 +404,7 @@ fn stream_charts(
                     label: title.to_owned(),
                     class,
                     points,
+                    emphasis: charts::Emphasis::Normal,
                 }],
                 if by_distance {
                     charts::XAxis::Number
