@@ -93,7 +93,8 @@ pub fn ticks(min: f64, max: f64, target: usize) -> Vec<f64> {
         .map(|m| m * magnitude)
         .find(|s| *s >= raw)
         .unwrap_or(magnitude * 10.0);
-    let first = (min / step).ceil() * step;
+    // `+ 0.0` turns a -0 (ceil of a small negative) into 0, so no "-0" label.
+    let first = (min / step).ceil().mul_add(step, 0.0);
     let mut out = Vec::new();
     let mut v = first;
     while v <= max + step * 1e-9 && out.len() < 50 {
@@ -119,7 +120,7 @@ pub fn time_ticks(min: f64, max: f64, target: usize) -> Vec<f64> {
         return ticks(min, max, target);
     };
     let mut out = Vec::new();
-    let mut v = (min / step).ceil() * step;
+    let mut v = (min / step).ceil().mul_add(step, 0.0);
     while v <= max + 1e-9 && out.len() < 50 {
         out.push(v);
         v += step;
@@ -941,6 +942,11 @@ mod tests {
     fn ticks_are_round() {
         assert_eq!(ticks(0.0, 100.0, 4), vec![0.0, 25.0, 50.0, 75.0, 100.0]);
         assert_eq!(ticks(93.0, 187.0, 4), vec![100.0, 125.0, 150.0, 175.0]);
+        let labels: Vec<String> = ticks(-30.0, 80.0, 4)
+            .iter()
+            .map(|t| format!("{t}"))
+            .collect();
+        assert_eq!(labels, ["0", "50"]);
     }
 
     /// Every numeric geometry attribute holds integers only.
