@@ -93,7 +93,8 @@ pub fn ticks(min: f64, max: f64, target: usize) -> Vec<f64> {
         .map(|m| m * magnitude)
         .find(|s| *s >= raw)
         .unwrap_or(magnitude * 10.0);
-    let first = (min / step).ceil() * step;
+    // `+ 0.0` turns a -0 (ceil of a small negative) into 0, so no "-0" label.
+    let first = (min / step).ceil().mul_add(step, 0.0);
     let mut out = Vec::new();
     let mut v = first;
     while v <= max + step * 1e-9 && out.len() < 50 {
@@ -119,7 +120,7 @@ pub fn time_ticks(min: f64, max: f64, target: usize) -> Vec<f64> {
         return ticks(min, max, target);
     };
     let mut out = Vec::new();
-    let mut v = (min / step).ceil() * step;
+    let mut v = (min / step).ceil().mul_add(step, 0.0);
     while v <= max + 1e-9 && out.len() < 50 {
         out.push(v);
         v += step;
@@ -411,16 +412,9 @@ pub fn chart(c: &Chart) -> String {
             .collect()
     });
     let mut svg = String::with_capacity(16 * 1024);
-    open_svg(
-        &mut svg,
-        "chart-svg",
-        c.id,
-        c.title,
-        c.description,
-        WIDTH,
-        HEIGHT,
-    );
-    svg.insert_str(4, r#" preserveAspectRatio="none""#);
+    // Stretched to the container like the activity charts (CSS sets the height).
+    let attrs = r#"class="chart-svg" preserveAspectRatio="none""#;
+    open_svg(&mut svg, attrs, c.id, c.title, c.description, WIDTH, HEIGHT);
     let xs = lines
         .iter()
         .flat_map(|(_, p)| p.iter().map(|q| q.0))
@@ -611,15 +605,12 @@ fn draw_bars(
     svg.push_str("</g>");
 }
 
-/// Open an `<svg role="img">` with its `<title>` and, when not empty, its
-/// `<desc>`; labelled by ids derived from `id`, or by `aria-label` if `id`
-/// is empty.
-fn open_svg(svg: &mut String, class: &str, id: &str, title: &str, desc: &str, w: i64, h: i64) {
+/// Open an `<svg {attrs} viewBox role="img">` with its `<title>` and, when
+/// not empty, its `<desc>`; labelled by ids derived from `id`, or by
+/// `aria-label` if `id` is empty. `attrs` is trusted markup (a class…).
+fn open_svg(svg: &mut String, attrs: &str, id: &str, title: &str, desc: &str, w: i64, h: i64) {
     let (title, desc, id) = (escape(title), escape(desc), escape(id));
-    let _ = write!(
-        svg,
-        r#"<svg class="{class}" viewBox="0 0 {w} {h}" role="img""#
-    );
+    let _ = write!(svg, r#"<svg {attrs} viewBox="0 0 {w} {h}" role="img""#);
     if id.is_empty() {
         let _ = write!(svg, r#" aria-label="{title}"><title>{title}</title>"#);
         if !desc.is_empty() {
@@ -685,7 +676,7 @@ pub fn heat_map(
     let mut svg = String::with_capacity(days * 80 + 1024);
     open_svg(
         &mut svg,
-        "heat-map",
+        r#"class="heat-map""#,
         id,
         title,
         &desc,
@@ -748,7 +739,7 @@ pub fn sparkline(title: &str, values: &[f64]) -> String {
         .collect();
     let pts = lttb(&pts, W as usize);
     let mut svg = String::with_capacity(pts.len() * 8 + 128);
-    open_svg(&mut svg, "sparkline", "", title, "", W, H);
+    open_svg(&mut svg, r#"class="sparkline""#, "", title, "", W, H);
     if let (Some((x0, x1)), Some((y0, y1))) = (
         extent(pts.iter().map(|p| p.0)),
         extent(pts.iter().map(|p| p.1)),
@@ -807,7 +798,7 @@ pub fn hbars(id: &str, title: &str, rows: &[(String, f64, &'static str)]) -> Str
     let max = rows.iter().map(|r| value(r.1)).fold(0.0, f64::max);
     let h = (rows.len() as i64 * PITCH).max(PITCH);
     let mut svg = String::with_capacity(rows.len() * 256 + 256);
-    open_svg(&mut svg, "hbars", id, title, "", W, h);
+    open_svg(&mut svg, r#"class="hbars""#, id, title, "", W, h);
     for (i, (label, v, class)) in rows.iter().enumerate() {
         let v = value(*v);
         let y = i as i64 * PITCH + (PITCH - ROW) / 2;
@@ -951,6 +942,11 @@ mod tests {
     fn ticks_are_round() {
         assert_eq!(ticks(0.0, 100.0, 4), vec![0.0, 25.0, 50.0, 75.0, 100.0]);
         assert_eq!(ticks(93.0, 187.0, 4), vec![100.0, 125.0, 150.0, 175.0]);
+        let labels: Vec<String> = ticks(-30.0, 80.0, 4)
+            .iter()
+            .map(|t| format!("{t}"))
+            .collect();
+        assert_eq!(labels, ["0", "50"]);
     }
 
     /// Every numeric geometry attribute holds integers only.
@@ -1017,7 +1013,7 @@ mod tests {
     #[test]
     fn chart_has_accessible_title_desc_and_layers() {
         let svg = pmc(vec![(0.0, 50.0), (1.0, 100.0), (2.0, 0.0), (3.0, 25.0)]);
-        assert!(svg.starts_with(r#"<svg preserveAspectRatio="none" class="chart-svg" viewBox="0 0 1000 250" role="img" aria-labelledby="pmc-svg-title" aria-describedby="pmc-svg-desc">"#));
+        assert!(svg.starts_with(r#"<svg class="chart-svg" preserveAspectRatio="none" viewBox="0 0 1000 250" role="img" aria-labelledby="pmc-svg-title" aria-describedby="pmc-svg-desc">"#));
         assert!(svg.contains(r#"<title id="pmc-svg-title">Fitness &lt;&amp;&gt; fatigue</title>"#));
         assert!(svg.contains(
             r#"<desc id="pmc-svg-desc">Fitness 72, fatigue 80, form -8 on 28 Nov</desc>"#
@@ -1177,6 +1173,8 @@ mod tests {
         assert!(svg.contains("Load &lt;2026&gt;") && !svg.contains("<2026>"));
         assert!(svg.contains("5 of 366 days with load, total 395"));
         assert_integer_coordinates(&svg);
+        let empty = heat_map("none", "Empty", today, &loads, first);
+        assert!(!empty.contains("<rect") && empty.ends_with("</svg>"));
     }
 
     #[test]
