@@ -63,6 +63,9 @@ pub struct ActivityMetrics {
     pub power_zones_s: Vec<f64>,
     /// Seconds in heart-rate zones, Friel % LTHR (empty without heart rate or LTHR).
     pub hr_zones_s: Vec<f64>,
+    /// Seconds in running pace zones on grade-adjusted speed, Friel % threshold
+    /// pace (runs with a threshold pace only).
+    pub pace_zones_s: Vec<f64>,
 }
 
 #[expect(
@@ -113,6 +116,62 @@ impl ActivityMetrics {
 )]
 const fn as_f64(n: usize) -> f64 {
     n as f64
+}
+
+/// Seconds in each zone (empty when the channel or its threshold is missing).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Zones {
+    /// Coggan power zones Z1…Z7.
+    pub power: Vec<f64>,
+    /// Friel heart-rate zones (% LTHR) Z1…Z7.
+    pub heart_rate: Vec<f64>,
+    /// Friel running pace zones Z1…Z5 on grade-adjusted speed.
+    pub pace: Vec<f64>,
+}
+
+fn zones_of(pw: Option<&[f64]>, hr: Option<&[f64]>, gas: Option<&[f64]>, th: &Thresholds) -> Zones {
+    let power = pw
+        .zip(th.ftp.filter(|f| *f > 0.0))
+        .map_or_else(Vec::new, |(p, ftp)| {
+            let clean: Vec<f64> = p
+                .iter()
+                .map(|&v| if v.is_finite() { v.max(0.0) } else { 0.0 })
+                .collect();
+            zones::time_in_zones(&clean, &zones::coggan_power_bounds(ftp), 1.0)
+        });
+    let heart_rate = hr.zip(th.lthr).map_or_else(Vec::new, |(h, lthr)| {
+        zones::time_in_zones(h, &heart::lthr_bounds(lthr, &heart::LTHR_FRACTIONS), 1.0)
+    });
+    let pace = gas
+        .zip(th.threshold_speed.filter(|v| *v > 0.0))
+        .map_or_else(Vec::new, |(g, thr)| {
+            zones::time_in_zones(g, &zones::run_pace_bounds(thr), 1.0)
+        });
+    Zones {
+        power,
+        heart_rate,
+        pace,
+    }
+}
+
+/// Time in power, heart-rate and (runs) pace zones of one activity, on the
+/// 1 Hz recording clock — what the activity page shows, without the rest of
+/// [`analyze`].
+#[must_use]
+pub fn time_in_zones(sport: Sport, streams: &Streams, th: &Thresholds) -> Zones {
+    let r = resample::recording(streams);
+    let gas = (sport == Sport::Running)
+        .then(|| {
+            let speed = pace::speed_series(r.speed.as_deref(), r.distance.as_deref());
+            pace::grade_adjusted_speed(&speed, r.distance.as_deref(), r.altitude.as_deref())
+        })
+        .filter(|g| !g.is_empty());
+    zones_of(
+        r.power.as_deref(),
+        r.heart_rate.as_deref(),
+        gas.as_deref(),
+        th,
+    )
 }
 
 /// All metrics of one activity (see the module docs of each metric for conventions).
@@ -184,19 +243,15 @@ pub fn analyze(
     let best_efforts = r.distance.as_deref().map_or_else(Vec::new, |d| {
         pace::best_efforts(sport, &r.t, d, &pace::BEST_EFFORT_DISTANCES)
     });
-    let power_zones_s = pw.zip(ftp).map_or_else(Vec::new, |(p, ftp)| {
-        let clean: Vec<f64> = p
-            .iter()
-            .map(|&v| if v.is_finite() { v.max(0.0) } else { 0.0 })
-            .collect();
-        zones::time_in_zones(&clean, &zones::coggan_power_bounds(ftp), 1.0)
-    });
-    let hr_zones_s = hr.zip(th.lthr).map_or_else(Vec::new, |(h, lthr)| {
-        zones::time_in_zones(h, &heart::lthr_bounds(lthr, &heart::LTHR_FRACTIONS), 1.0)
-    });
+    let Zones {
+        power: power_zones_s,
+        heart_rate: hr_zones_s,
+        pace: pace_zones_s,
+    } = zones_of(pw, hr, gas.as_deref(), th);
     ActivityMetrics {
         power_zones_s,
         hr_zones_s,
+        pace_zones_s,
         recording_s: r.recording_seconds(),
         avg_power,
         np,

@@ -17,6 +17,19 @@ pub fn coggan_power_bounds(ftp: f64) -> [f64; 6] {
     COGGAN_POWER_FRACTIONS.map(|f| f * ftp)
 }
 
+/// Running pace zones as fractions of threshold **speed**.
+///
+/// Friel's run zones (% of threshold pace: Z1 > 129 %, Z2 114–129, Z3 106–113, Z4 99–105, Z5 faster)
+/// turned into speeds (1/1.29, 1/1.14, 1/1.06) with Z5 from threshold speed on
+/// (Friel's Z5a–c merged). Five zones.
+pub const FRIEL_RUN_SPEED_FRACTIONS: [f64; 4] = [1.0 / 1.29, 1.0 / 1.14, 1.0 / 1.06, 1.0];
+
+/// The running pace-zone bounds in m/s for a threshold speed.
+#[must_use]
+pub fn run_pace_bounds(threshold_speed: f64) -> [f64; 4] {
+    FRIEL_RUN_SPEED_FRACTIONS.map(|f| f * threshold_speed)
+}
+
 /// Zone index (0-based) of `value` for ascending `bounds`.
 #[must_use]
 pub fn zone_of(value: f64, bounds: &[f64]) -> usize {
@@ -39,6 +52,20 @@ pub fn time_in_zones(values: &[f64], bounds: &[f64], seconds_per_sample: f64) ->
 #[allow(clippy::float_cmp, reason = "exact values by construction")]
 mod tests {
     use super::*;
+
+    #[test]
+    fn run_pace_zones_from_threshold_speed() {
+        // Threshold 4:00 /km = 4.1667 m/s; 5:00 /km is 125 % of threshold pace → Z2.
+        let b = run_pace_bounds(1000.0 / 240.0);
+        assert_eq!(zone_of(1000.0 / 300.0, &b), 1);
+        assert_eq!(zone_of(1000.0 / 240.0, &b), 4, "threshold speed starts Z5");
+        assert_eq!(
+            zone_of(1000.0 / 320.0, &b),
+            0,
+            "133 % of threshold pace is Z1"
+        );
+        assert_eq!(zone_of(1000.0 / 250.0, &b), 3, "104 % is Z4");
+    }
 
     #[test]
     fn coggan_zones_by_hand() {

@@ -429,6 +429,11 @@ pub struct ActivityRow {
     pub decoupling: Option<f64>,
     pub load: f64,
     pub load_source: String,
+    pub local_day: chrono::NaiveDate,
+    /// The activity's mean-max power on the ladder.
+    pub power_curve: Option<Vec<Option<f32>>>,
+    /// The athlete's best power per rung over the 90 days ending on this activity's day.
+    pub best_90d: Option<Vec<Option<f32>>>,
     pub streams: Option<Vec<u8>>,
 }
 
@@ -449,7 +454,14 @@ pub async fn get(
                   a.device, a.has_route, a.file_format,
                   EXISTS (SELECT 1 FROM activity_files f WHERE f.activity_id = a.id) AS "has_original!",
                   a.import_warnings, a.np_w, a.intensity_factor, a.variability_index, a.trimp,
-                  a.efficiency_factor, a.decoupling, a.load, a.load_source,
+                  a.efficiency_factor, a.decoupling, a.load, a.load_source, a.local_day,
+                  a.power_curve AS "power_curve: Vec<Option<f32>>",
+                  (SELECT array_agg(c.best ORDER BY c.i) FROM (
+                       SELECT p.i, max(p.v) AS best
+                       FROM activities b CROSS JOIN LATERAL unnest(b.power_curve) WITH ORDINALITY AS p(v, i)
+                       WHERE b.user_id = a.user_id AND b.power_curve IS NOT NULL
+                         AND b.local_day > a.local_day - 90 AND b.local_day <= a.local_day
+                       GROUP BY p.i) c) AS "best_90d: Vec<Option<f32>>",
                   s.data AS "streams?"
            FROM activities a LEFT JOIN activity_streams s ON s.activity_id = a.id
            WHERE a.user_id = $1 AND a.id = $2"#,

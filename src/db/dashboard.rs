@@ -18,7 +18,8 @@ pub struct Overview {
     pub summary: Option<Summary>,
     /// How many threshold entries the athlete has.
     pub threshold_entries: i64,
-    /// Best power per ladder rung over activities on or after the range start.
+    /// Best power per ladder rung over activities on or after the range
+    /// start (empty without a range start: the all-time records are that curve).
     pub range_curve: Vec<Option<f32>>,
     pub recompute: Option<Progress>,
 }
@@ -44,7 +45,7 @@ pub async fn overview(
                        SELECT p.i, max(p.v) AS best
                        FROM activities a CROSS JOIN LATERAL unnest(a.power_curve) WITH ORDINALITY AS p(v, i)
                        WHERE a.user_id = u.id AND a.power_curve IS NOT NULL
-                         AND a.local_day >= coalesce($3, '-infinity'::date)
+                         AND $3::date IS NOT NULL AND a.local_day >= $3
                        GROUP BY p.i) c) AS "range_curve: Vec<Option<f32>>",
                   j.id AS "job_id?", j.state AS "job_state?", j.progress_done AS "job_done?",
                   j.progress_total AS "job_total?", j.last_error AS "job_error?", j.updated_at AS "job_updated?"

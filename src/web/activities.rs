@@ -247,6 +247,10 @@ struct ShowPage {
     by_distance: bool,
     has_distance: bool,
     route: String,
+    /// Time-in-zone bars (title, SVG).
+    zones: Vec<crate::web::activity_analysis::Figure>,
+    /// This activity's power curve against the 90-day best.
+    curve: String,
     laps: Vec<Vec<String>>,
     lap_headers: Vec<&'static str>,
     sports: Vec<(&'static str, String)>,
@@ -490,6 +494,8 @@ async fn load_page(
     let activity = conn.check(found)?.ok_or(AppError::NotFound)?;
     let laps = activities::laps(&mut conn, user.id(), id).await;
     let laps = conn.check(laps)?;
+    let history = crate::db::thresholds::history(&mut conn, user.id()).await;
+    let history = conn.check(history)?;
     drop(conn);
     let units = Units::of(user);
     let running = matches!(
@@ -513,6 +519,20 @@ async fn load_page(
             (stream_charts(s, units, running, by_distance), route)
         },
     );
+    let sport = activity.sport.parse::<Sport>().unwrap_or(Sport::Other);
+    let zones = streams.as_ref().map_or_else(Vec::new, |s| {
+        let th = crate::training::thresholds_for(&history, sport, activity.local_day);
+        crate::web::activity_analysis::zone_figures(sport, s, &th)
+    });
+    let curve = activity.power_curve.as_deref().map_or_else(String::new, |mine| {
+        crate::web::activity_analysis::power_curve_chart(
+            "activity-curve",
+            "Power curve",
+            "Best mean power of this activity for each duration, against your best of the 90 days up to it.",
+            ("This activity", mine),
+            ("90-day best", activity.best_90d.as_deref().unwrap_or_default()),
+        )
+    });
     Ok(ShowPage {
         ctx,
         csrf_token: token(req),
@@ -523,6 +543,8 @@ async fn load_page(
         by_distance: by_distance && has_distance,
         has_distance,
         route,
+        zones,
+        curve,
         laps: lap_rows(&laps, units),
         lap_headers: vec!["Lap", "Time", "Distance", "Speed", "Heart rate", "Power"],
         sports: format::sport_options(),

@@ -305,12 +305,9 @@ fn effort_label(metres: f64) -> String {
 }
 
 fn duration_label(seconds: usize) -> String {
-    match seconds {
-        s if s < 60 => format!("{s} s"),
-        s if s < 3600 => format!("{} min", s / 60),
-        s if s % 3600 == 0 => format!("{} h", s / 3600),
-        s => format!("{} h {} min", s / 3600, (s % 3600) / 60),
-    }
+    #[expect(clippy::cast_precision_loss, reason = "ladder durations are small")]
+    let s = seconds as f64;
+    crate::web::activity_analysis::duration_label(s)
 }
 
 /// Power durations shown as records on the dashboard.
@@ -569,17 +566,12 @@ fn build(
     page
 }
 
-fn day_number(day: NaiveDate) -> f64 {
-    #[expect(clippy::cast_precision_loss, reason = "day numbers are small")]
-    let n = (day - NaiveDate::default()).num_days() as f64;
-    n
-}
-
 fn pmc_chart(shown: &[PmcDay], from: NaiveDate) -> (String, String) {
     let Some(last) = shown.last() else {
         return (String::new(), String::new());
     };
-    let x0 = day_number(from);
+    #[expect(clippy::cast_precision_loss, reason = "day numbers are small")]
+    let x0 = charts::day_number(from) as f64;
     let pts = |f: fn(&PmcDay) -> f64| -> Vec<(f64, f64)> {
         shown
             .iter()
@@ -592,92 +584,73 @@ fn pmc_chart(shown: &[PmcDay], from: NaiveDate) -> (String, String) {
             .collect()
     };
     let desc = format!(
-        "Fitness (CTL) {:.0}, fatigue (ATL) {:.0}, form (TSB) {} today; daily load as bars.",
+        "Fitness (CTL) {:.0}, fatigue (ATL) {:.0}, form (TSB) {} today; daily load as bars on the right axis.",
         last.ctl,
         last.atl,
         signed(last.tsb)
     );
-    let series = vec![
-        charts::Series {
-            label: "Fitness (CTL)".to_owned(),
-            class: "series-fitness",
-            points: pts(|d| d.ctl),
-        },
-        charts::Series {
-            label: "Fatigue (ATL)".to_owned(),
-            class: "series-fatigue",
-            points: pts(|d| d.atl),
-        },
-        charts::Series {
-            label: "Form (TSB)".to_owned(),
-            class: "series-form",
-            points: pts(|d| d.tsb),
-        },
-    ];
-    let svg = charts::line_chart(
-        "Performance management chart",
-        &series,
-        charts::XAxis::Number,
-        |x| {
-            #[expect(clippy::cast_possible_truncation, reason = "day numbers are small")]
-            let d = NaiveDate::default() + TimeDelta::days(x.round() as i64);
-            d.format("%-d %b").to_string()
-        },
-        |y| format!("{y:.0}"),
-    );
+    let day_label = |x: f64| {
+        #[expect(clippy::cast_possible_truncation, reason = "day numbers are small")]
+        let day = charts::date_of_day(x.round() as i64);
+        day.map_or_else(String::new, |d| d.format("%-d %b %y").to_string())
+    };
+    let svg = charts::chart(&charts::Chart {
+        id: "pmc",
+        title: "Performance management chart",
+        description: &desc,
+        x: charts::XScale::Days,
+        x_label: &day_label,
+        y_label: &|y| format!("{y:.0}"),
+        lines: vec![
+            charts::Series::new("Fitness (CTL)", "series-fitness", pts(|d| d.ctl)),
+            charts::Series::new("Fatigue (ATL)", "series-fatigue", pts(|d| d.atl)),
+            charts::Series::new("Form (TSB)", "series-form", pts(|d| d.tsb)),
+        ],
+        bars: Some(charts::Bars {
+            label: "Daily load".to_owned(),
+            class: "series-load",
+            points: pts(|d| d.load),
+            y_label: |v| format!("{v:.0}"),
+        }),
+        zero_line: true,
+    });
     (svg, desc)
 }
 
 fn curve_chart(range_curve: &[Option<f32>], s: &Summary, range: Range) -> String {
-    let to_points = |values: Vec<Option<f32>>| -> Vec<(f64, f64)> {
-        DURATION_LADDER
-            .iter()
-            .zip(values)
-            .filter_map(|(d, v)| {
-                #[expect(clippy::cast_precision_loss, reason = "ladder durations are small")]
-                let x = (*d as f64).log10();
-                v.filter(|v| *v > 0.0).map(|v| (x, f64::from(v)))
-            })
-            .collect()
-    };
-    let all_time = to_points(s.power.iter().map(|r| r.map(|r| r.value)).collect());
-    if all_time.is_empty() {
-        return String::new();
+    let all_time: Vec<Option<f32>> = s.power.iter().map(|r| r.map(|r| r.value)).collect();
+    if range == Range::All {
+        return crate::web::activity_analysis::power_curve_chart(
+            "power-curve-svg",
+            "Power curve",
+            "Best mean power for each duration, all time.",
+            ("All time", &all_time),
+            ("", &[]),
+        );
     }
-    let series = vec![
-        charts::Series {
-            label: "All time".to_owned(),
-            class: "series-2",
-            points: all_time,
-        },
-        charts::Series {
-            label: format!("Best in {}", range.label()),
-            class: "series-1",
-            points: to_points(range_curve.to_vec()),
-        },
-    ];
-    charts::line_chart(
+    let label = format!("Best in {}", range.label());
+    crate::web::activity_analysis::power_curve_chart(
+        "power-curve-svg",
         "Power curve",
-        &series,
-        charts::XAxis::Number,
-        |x| {
-            #[expect(
-                clippy::cast_possible_truncation,
-                clippy::cast_sign_loss,
-                reason = "ladder durations"
-            )]
-            let s = 10f64.powf(x).round() as usize;
-            duration_label(s)
-        },
-        |y| format!("{y:.0} W"),
+        "Best mean power for each duration in the range, with the all-time curve behind it.",
+        (&label, range_curve),
+        ("All time", &all_time),
     )
 }
 
 fn heat_map(s: &Summary, today: NaiveDate) -> String {
     let from = today - TimeDelta::days(364);
     let loads = s.series(from, today);
-    let _ = (&loads, from);
-    String::new()
+    if loads.iter().all(|l| *l <= 0.0) {
+        return String::new();
+    }
+    charts::heat_map(
+        "heat",
+        "Daily training load, last 12 months",
+        from,
+        &loads,
+        today,
+    )
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@
 pub mod account;
 pub mod account_export;
 pub mod activities;
+pub mod activity_analysis;
 pub mod admin;
 pub mod assets;
 pub mod auth;

@@ -343,3 +343,69 @@ async fn a_threshold_change_recomputes_history_in_the_background() {
     assert!(status.contains("(1 activity)"), "{status}");
     assert!(!status.contains("hx-trigger"), "no more polling once done");
 }
+
+#[tokio::test]
+async fn the_activity_page_shows_time_in_zones_and_its_curve_against_the_90_day_best() {
+    let app = TestApp::spawn().await;
+    let (client, user) = signed_in(&app, "ana@example.org", &["athlete"]).await;
+    let today = app.clock.now().date_naive();
+    let mut conn = app.db.acquire().await.unwrap();
+    pierre::db::thresholds::upsert(
+        &mut conn,
+        user,
+        "cycling",
+        today - TimeDelta::days(200),
+        &pierre::db::thresholds::Thresholds {
+            ftp_w: Some(250.0),
+            lthr_bpm: Some(165.0),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    drop(conn);
+    let ride = activity_on(today - TimeDelta::days(5), Sport::Cycling, 21);
+    let older = activity_on(today - TimeDelta::days(30), Sport::Cycling, 22);
+    let id = store_with_load(&app, user, &ride, 50.0).await;
+    store_with_load(&app, user, &older, 40.0).await;
+
+    let body = client
+        .get(app.url(&format!("/activities/{id}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let doc = html(&body);
+    let zones = text_of(&doc, "#zones").unwrap();
+    assert!(zones.contains("Time in power zones"), "{zones}");
+    assert!(zones.contains("Time in heart-rate zones"));
+    assert!(zones.contains("Z2 Endurance"));
+    let curve = doc
+        .select(&scraper::Selector::parse("#activity-curve-card svg polyline").unwrap())
+        .count();
+    assert_eq!(curve, 2, "this activity and the 90-day best");
+
+    // The 90-day best is the per-rung maximum of both rides, computed here
+    // from what the importer stored.
+    let best: Vec<Option<f32>> = sqlx::query_scalar(
+        "SELECT array_agg(m ORDER BY i) FROM (SELECT p.i, max(p.v) m FROM activities a,
+             unnest(a.power_curve) WITH ORDINALITY p(v, i) WHERE a.user_id = $1 GROUP BY p.i) s",
+    )
+    .bind(user)
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    let stored: Vec<Option<f32>> =
+        sqlx::query_scalar("SELECT power_curve FROM activities WHERE id = $1")
+            .bind(id)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert!(best.iter().zip(&stored).all(|(b, s)| b >= s));
+    assert!(
+        best.iter().zip(&stored).any(|(b, s)| b > s),
+        "the older ride beats it somewhere"
+    );
+}
