@@ -791,7 +791,7 @@ pub fn hbars(id: &str, title: &str, rows: &[(String, f64, &'static str)]) -> Str
     const W: i64 = 480;
     const ROW: i64 = 20;
     const PITCH: i64 = 26;
-    const LABEL: i64 = 84;
+    const LABEL: i64 = 132;
     const ROOM: i64 = 116;
     let value = |v: f64| if v.is_finite() { v.max(0.0) } else { 0.0 };
     let total: f64 = rows.iter().map(|r| value(r.1)).sum();

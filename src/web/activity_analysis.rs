@@ -10,13 +10,13 @@ use crate::domain::{Sport, Streams};
 pub type Figure = (String, String);
 
 const POWER_ZONES: [&str; 7] = [
-    "Z1 Active recovery",
+    "Z1 Recovery",
     "Z2 Endurance",
     "Z3 Tempo",
     "Z4 Threshold",
     "Z5 VO2max",
     "Z6 Anaerobic",
-    "Z7 Neuromuscular",
+    "Z7 Sprint",
 ];
 const HR_ZONES: [&str; 7] = [
     "Z1 Recovery",
@@ -24,7 +24,7 @@ const HR_ZONES: [&str; 7] = [
     "Z3 Tempo",
     "Z4 Sub-threshold",
     "Z5a Threshold",
-    "Z5b Aerobic capacity",
+    "Z5b VO2max",
     "Z5c Anaerobic",
 ];
 const PACE_ZONES: [&str; 5] = [
@@ -32,7 +32,7 @@ const PACE_ZONES: [&str; 5] = [
     "Z2 Aerobic",
     "Z3 Tempo",
     "Z4 Sub-threshold",
-    "Z5 Threshold and faster",
+    "Z5 Threshold+",
 ];
 const ZONE_CLASSES: [&str; 7] = [
     "zone-1", "zone-2", "zone-3", "zone-4", "zone-5", "zone-6", "zone-7",
