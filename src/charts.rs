@@ -1199,8 +1199,8 @@ mod tests {
         ];
         let svg = hbars("tiz", "Time in zone", &rows);
         assert_eq!(count(&svg, "<rect"), 3);
-        assert!(svg.contains(r#"<rect class="chart-bar zone-1" x="84" y="3" width="280""#));
-        assert!(svg.contains(r#"<rect class="chart-bar zone-2" x="84" y="29" width="140""#));
+        assert!(svg.contains(r#"<rect class="chart-bar zone-1" x="132" y="3" width="232""#));
+        assert!(svg.contains(r#"<rect class="chart-bar zone-2" x="132" y="29" width="116""#));
         assert!(svg.contains(">1:00:00 · 67%</text>"));
         assert!(svg.contains(">30:00 · 33%</text>"));
         assert!(svg.contains(">0:00 · 0%</text>"));
