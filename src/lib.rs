@@ -14,6 +14,7 @@ pub mod import;
 pub mod jobs;
 pub mod metrics;
 pub mod seed;
+pub mod seed_bulk;
 pub mod startup;
 pub mod state;
 pub mod synthetic;

@@ -32,6 +32,22 @@ enum Command {
         #[arg(long, default_value_t = 730)]
         days: u32,
     },
+    /// Store many synthetic athletes (athlete{i}@bulk.pierre.local) with activities without
+    /// streams, for load tests; skips athletes that exist.
+    SeedBulk {
+        /// How many athletes.
+        #[arg(long, default_value_t = 1000)]
+        athletes: u32,
+        /// How many days of training each, ending yesterday.
+        #[arg(long, default_value_t = 1825)]
+        days: u32,
+        /// The generator's seed (same seed, same athletes and activities).
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+        /// The password of every bulk athlete.
+        #[arg(long, default_value = pierre::seed_bulk::BULK_PASSWORD)]
+        password: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -71,6 +87,23 @@ fn main() -> ExitCode {
             Command::SeedDemo { days } => {
                 seed_demo(&settings, days).await.map(|()| ExitCode::SUCCESS)
             }
+            Command::SeedBulk {
+                athletes,
+                days,
+                seed,
+                password,
+            } => {
+                let options = pierre::seed_bulk::BulkOptions {
+                    athletes,
+                    days: days.clamp(1, 36_500),
+                    seed,
+                    password,
+                    today: chrono::Utc::now().date_naive(),
+                };
+                seed_bulk(&settings, &options)
+                    .await
+                    .map(|()| ExitCode::SUCCESS)
+            }
         }
     });
     match result {
@@ -103,6 +136,57 @@ async fn seed_demo(settings: &Settings, days: u32) -> anyhow::Result<()> {
             "demo athlete created with {activities} activities: sign in as {} with the password \"{}\"",
             pierre::seed::DEMO_EMAIL,
             pierre::seed::DEMO_PASSWORD
+        ),
+    }
+    pool.close().await;
+    Ok(())
+}
+
+async fn seed_bulk(
+    settings: &Settings,
+    options: &pierre::seed_bulk::BulkOptions,
+) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    use pierre::seed_bulk::BulkSeeded;
+    let db_options = pierre::db::connect_options(&settings.database)?;
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(2)
+        .acquire_timeout(settings.database.acquire_timeout)
+        .connect_with(db_options)
+        .await
+        .context("could not connect to the database (DATABASE_URL)")?;
+    println!(
+        "seeding {} bulk athletes x {} days from {} (seed {})",
+        options.athletes,
+        options.days,
+        options.first_day(),
+        options.seed
+    );
+    let outcome = pierre::seed_bulk::seed_bulk(&pool, options, |p| {
+        println!(
+            "  {}/{} athletes, {} activities, {:.1} s",
+            p.athletes,
+            p.of,
+            p.activities,
+            p.elapsed.as_secs_f64()
+        );
+    })
+    .await?;
+    match outcome {
+        BulkSeeded::AlreadyThere { athletes } => {
+            println!("bulk data already present: all {athletes} athletes exist");
+        }
+        BulkSeeded::Created {
+            athletes,
+            skipped,
+            activities,
+            elapsed,
+        } => println!(
+            "bulk athletes created: {athletes} ({skipped} already there) with {activities} activities \
+             in {:.1} s; sign in as {} … with the password \"{}\"",
+            elapsed.as_secs_f64(),
+            pierre::seed_bulk::bulk_email(0),
+            options.password
         ),
     }
     pool.close().await;

@@ -243,7 +243,12 @@ pub async fn get(conn: &mut PgConnection, user_id: Uuid) -> Result<Option<Summar
     Ok(row.map(Summary::from))
 }
 
-async fn store(conn: &mut PgConnection, user_id: Uuid, s: &Summary) -> Result<(), sqlx::Error> {
+/// Store (insert or replace) an athlete's summary as given, without the lock
+/// (for callers that own every write of the athlete, e.g. bulk seeding).
+///
+/// # Errors
+/// Database errors.
+pub async fn store(conn: &mut PgConnection, user_id: Uuid, s: &Summary) -> Result<(), sqlx::Error> {
     let (pv, pa, pd) = records_to(&s.power);
     let (ev, ea, ed) = records_to(&s.efforts);
     sqlx::query!(

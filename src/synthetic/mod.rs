@@ -617,20 +617,43 @@ pub fn bulk_summaries(
     days: u32,
     seed: u64,
 ) -> impl Iterator<Item = ActivitySummary> {
-    (0..athletes).flat_map(move |a| {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ (u64::from(a) << 32 | 0x5EED));
-        let profile = AthleteProfile::random(&mut rng);
-        let pattern = [
-            Pattern::Periodized,
-            Pattern::Overreaching,
-            Pattern::Detraining,
-            Pattern::BackFromInjury,
-            Pattern::NoThresholds,
-        ][rng.random_range(0..5)];
-        plan(&profile, pattern, first_day, days, rng.random())
-            .into_iter()
-            .map(move |s| summarize(a, &profile, &s))
-    })
+    (0..athletes).flat_map(move |a| athlete_summaries(a, first_day, days, seed))
+}
+
+/// Bulk athlete `athlete` of `seed`: the same profile and pattern as [`bulk_summaries`] uses.
+///
+/// The profile says "no thresholds" when the pattern is [`Pattern::NoThresholds`].
+#[must_use]
+pub fn bulk_athlete(athlete: u32, seed: u64) -> (AthleteProfile, Pattern) {
+    let (profile, pattern, _) = bulk_athlete_plan_seed(athlete, seed);
+    (profile, pattern)
+}
+
+fn bulk_athlete_plan_seed(athlete: u32, seed: u64) -> (AthleteProfile, Pattern, u64) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ (u64::from(athlete) << 32 | 0x5EED));
+    let mut profile = AthleteProfile::random(&mut rng);
+    let pattern = [
+        Pattern::Periodized,
+        Pattern::Overreaching,
+        Pattern::Detraining,
+        Pattern::BackFromInjury,
+        Pattern::NoThresholds,
+    ][rng.random_range(0..5)];
+    profile.thresholds_known &= pattern != Pattern::NoThresholds;
+    (profile, pattern, rng.random())
+}
+
+/// The summaries of one bulk athlete (what [`bulk_summaries`] yields for `athlete`).
+pub fn athlete_summaries(
+    athlete: u32,
+    first_day: NaiveDate,
+    days: u32,
+    seed: u64,
+) -> impl Iterator<Item = ActivitySummary> {
+    let (profile, pattern, plan_seed) = bulk_athlete_plan_seed(athlete, seed);
+    plan(&profile, pattern, first_day, days, plan_seed)
+        .into_iter()
+        .map(move |s| summarize(athlete, &profile, &s))
 }
 
 #[cfg(test)]
@@ -762,5 +785,17 @@ mod tests {
             a.iter()
                 .all(|s| s.duration_s >= 600.0 && s.load > 0.0 && s.avg_hr > 80.0)
         );
+    }
+
+    #[test]
+    fn one_bulk_athlete_is_its_share_of_the_bulk() {
+        let first = day(2025, 1, 1);
+        let third: Vec<_> = athlete_summaries(2, first, 200, 9).collect();
+        let from_all: Vec<_> = bulk_summaries(4, first, 200, 9)
+            .filter(|s| s.athlete == 2)
+            .collect();
+        assert!(!third.is_empty());
+        assert_eq!(third, from_all);
+        assert_eq!(bulk_athlete(2, 9), bulk_athlete(2, 9));
     }
 }

@@ -127,3 +127,108 @@ async fn migrate_applies_migrations_and_logs_no_secret() {
         i64::try_from(pierre::db::MIGRATOR.iter().count()).unwrap()
     );
 }
+
+#[tokio::test]
+async fn seed_bulk_stores_athletes_activities_and_summaries_once() {
+    let database = crate::support::create_database().await;
+    let url = crate::support::url_for(&database);
+    let run = |args: &[&str]| {
+        let out = pierre()
+            .args(args)
+            .env("DATABASE_URL", &url)
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{args:?}: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout
+    };
+    run(&["migrate"]);
+    let bulk = [
+        "seed-bulk",
+        "--athletes",
+        "5",
+        "--days",
+        "60",
+        "--seed",
+        "7",
+    ];
+    let first = run(&bulk);
+    assert!(first.contains("bulk athletes created: 5"), "{first}");
+
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    let first_day = chrono::Utc::now().date_naive() - chrono::TimeDelta::days(60);
+    let expected: usize = (0..5)
+        .map(|a| pierre::synthetic::athlete_summaries(a, first_day, 60, 7).count())
+        .sum();
+    let count = |sql: &'static str| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(sql)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(
+        count("SELECT count(*) FROM users WHERE email LIKE 'athlete%@bulk.pierre.local'").await,
+        5
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM user_roles WHERE role = 'athlete'").await,
+        5
+    );
+    let activities = count("SELECT count(*) FROM activities").await;
+    assert_eq!(activities, i64::try_from(expected).unwrap());
+    assert!(activities > 100, "{activities}");
+    assert!(
+        first.contains(&format!("with {activities} activities")),
+        "{first}"
+    );
+    let with_thresholds = (0..5)
+        .filter(|&a| pierre::synthetic::bulk_athlete(a, 7).0.thresholds_known)
+        .count();
+    assert_eq!(
+        count("SELECT count(*) FROM athlete_thresholds").await,
+        i64::try_from(with_thresholds * 4).unwrap()
+    );
+    // Derived columns: power curves only on rides with power, efforts only on runs.
+    assert_eq!(
+        count(
+            "SELECT count(*) FROM activities WHERE (power_curve IS NOT NULL) <> (load_source = 'power')
+                 OR (best_efforts IS NOT NULL) <> (sport = 'running')
+                 OR load <= 0 OR intensity_factor IS NULL OR local_day IS NULL
+                 OR cardinality(power_curve) <> 30 OR cardinality(best_efforts) <> 7"
+        )
+        .await,
+        0
+    );
+
+    // The stored summaries are what a rebuild from the activities gives.
+    let users: Vec<uuid::Uuid> = sqlx::query_scalar("SELECT id FROM users ORDER BY email")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    let mut conn = pool.acquire().await.unwrap();
+    for user in users {
+        let stored = pierre::db::summaries::get(&mut conn, user).await.unwrap();
+        assert!(stored.is_some(), "every athlete trained in 60 days");
+        pierre::db::summaries::rebuild(&mut conn, user)
+            .await
+            .unwrap();
+        let rebuilt = pierre::db::summaries::get(&mut conn, user).await.unwrap();
+        assert_eq!(stored, rebuilt, "summary of {user}");
+    }
+    drop(conn);
+
+    // Idempotent: a second run adds nothing.
+    let second = run(&bulk);
+    assert!(second.contains("already present"), "{second}");
+    assert_eq!(count("SELECT count(*) FROM activities").await, activities);
+    assert_eq!(count("SELECT count(*) FROM users").await, 5);
+    assert_eq!(count("SELECT count(*) FROM athlete_summaries").await, 5);
+}

@@ -22,6 +22,7 @@ mod headers;
 mod health;
 mod metrics;
 mod nginx;
+mod pg_count;
 mod security;
 mod static_assets;
 mod support;

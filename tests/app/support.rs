@@ -133,6 +133,18 @@ impl TestApp {
         }
     }
 
+    /// An app whose every database connection goes through a statement
+    /// counter (see `pg_count`).
+    pub async fn spawn_counting() -> (Self, crate::pg_count::QueryCounter) {
+        let proxy = crate::pg_count::CountingProxy::start(server_addr()).await;
+        let app = Self::spawn_with(Spawn {
+            database_url: Some(proxy.url()),
+            ..Spawn::default()
+        })
+        .await;
+        (app, proxy.counter)
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }
