@@ -14,6 +14,7 @@ pub mod activities;
 pub mod attempts;
 pub mod audit;
 pub mod jobs;
+pub mod suggestions;
 pub mod summaries;
 pub mod thresholds;
 pub mod users;
