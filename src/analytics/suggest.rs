@@ -121,7 +121,10 @@ mod tests {
         assert!(close(ftp_from_20min(305.0), 289.75, 1e-9));
         assert!(close(ftp_from_20min(200.0), 190.0, 1e-9));
         // The 20-minute rung is the 20th of the ladder (index 19; 20 in 1-based SQL arrays).
-        assert_eq!(DURATION_LADDER.iter().position(|&d| d == FTP_TEST_S), Some(19));
+        assert_eq!(
+            DURATION_LADDER.iter().position(|&d| d == FTP_TEST_S),
+            Some(19)
+        );
     }
 
     #[test]
@@ -159,7 +162,9 @@ mod tests {
         assert_eq!(threshold_speed(&[]), None);
         // 5 km is the fourth stored effort distance (1-based index 4 in SQL arrays).
         assert_eq!(
-            BEST_EFFORT_DISTANCES.iter().position(|&d| d == MIN_EFFORT_M),
+            BEST_EFFORT_DISTANCES
+                .iter()
+                .position(|&d| d == MIN_EFFORT_M),
             Some(3)
         );
     }

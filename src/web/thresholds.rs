@@ -10,9 +10,9 @@ use askama::Template;
 use chrono::NaiveDate;
 use serde::Deserialize;
 
+use crate::analytics::suggest;
 use crate::auth::CurrentUser;
 use crate::auth::csrf::token_of as token;
-use crate::analytics::suggest;
 use crate::db::jobs;
 use crate::db::suggestions::{self, Evidence};
 use crate::db::thresholds::{self, Entry, Thresholds};
@@ -157,7 +157,8 @@ pub fn suggestions(
             out.push(Suggestion {
                 label: "Max heart rate",
                 value: format!("{hr:.0} bpm"),
-                current: current.map_or_else(|| "not set".to_owned(), |c| format!("now {c:.0} bpm")),
+                current: current
+                    .map_or_else(|| "not set".to_owned(), |c| format!("now {c:.0} bpm")),
                 basis: format!(
                     "The highest heart rate recorded in the last {} days: {hr:.0} bpm in",
                     suggestions::MAX_HR_WINDOW_DAYS
@@ -681,7 +682,10 @@ mod tests {
         );
         assert_eq!(all[0].day, "3 Nov 2026");
         assert_eq!(all[0].current, "not set");
-        assert_eq!((all[1].field, all[1].field_value.as_str()), ("max_hr", "192"));
+        assert_eq!(
+            (all[1].field, all[1].field_value.as_str()),
+            ("max_hr", "192")
+        );
         assert_eq!(all[1].sport, "all");
         // The 10 km gives 4.07213 m/s = 245.57 s/km → 4:06 /km (the 5 km only 4:15).
         assert_eq!(
@@ -718,7 +722,10 @@ mod tests {
                 },
             ),
         ];
-        assert_eq!(suggestions(&evidence, &history, today, Units::Metric), vec![]);
+        assert_eq!(
+            suggestions(&evidence, &history, today, Units::Metric),
+            vec![]
+        );
         // A lower FTP 2 % or more below the value in force is suggested too.
         let lower = Evidence {
             best_20min: Some((290.0, source("Morning ride"))),
