@@ -1,6 +1,7 @@
-//! The evidence behind threshold suggestions: an athlete's best recent 20-minute
-//! power, highest recorded heart rate and best running efforts, each with the
-//! activity it comes from. Read from the per-activity summary columns
+//! The evidence behind threshold suggestions.
+//!
+//! An athlete's best recent 20-minute power, highest recorded heart rate and best
+//! running efforts, each with the activity it comes from. Read from the per-activity summary columns
 //! (`power_curve`, `best_efforts`, `max_hr`), never from streams.
 //!
 //! Windows, counted back from `today` (inclusive, by the activity's local day):

@@ -111,7 +111,8 @@ pub struct Suggestion {
     pub field_value: String,
 }
 
-/// Suggestions worth showing given the evidence and the values in force on `today`:
+/// Suggestions worth showing given the evidence and the values in force on `today`.
+///
 /// FTP and threshold pace when they differ by at least 2 % from the value in force
 /// (or none is set), max HR when higher than every value in force. Values are rounded
 /// as the form takes them (whole watts and bpm, whole seconds of pace per km or mile)

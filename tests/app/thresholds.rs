@@ -155,6 +155,38 @@ fn squeezed(el: &scraper::ElementRef<'_>) -> String {
         .join(" ")
 }
 
+/// The threshold pace (m:ss /km) expected from a stored run's best efforts.
+async fn expected_pace(app: &TestApp, run: uuid::Uuid) -> String {
+    let efforts = sqlx::query_scalar!(
+        r#"SELECT best_efforts AS "e!: Vec<Option<f32>>" FROM activities WHERE id = $1"#,
+        run
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    let pairs: Vec<(f64, f64)> = pierre::analytics::pace::BEST_EFFORT_DISTANCES
+        .iter()
+        .zip(&efforts)
+        .filter_map(|(d, t)| t.map(|t| (*d, f64::from(t))))
+        .collect();
+    let (_, speed) = pierre::analytics::suggest::threshold_speed(&pairs).expect("a run over 5 km");
+    let seconds = (1000.0 / speed).round();
+    format!("{}:{:02}", (seconds / 60.0).floor(), seconds % 60.0)
+}
+
+/// The (name, value) of every input of an element, as a browser submits them.
+fn form_fields(el: &scraper::ElementRef<'_>) -> Vec<(String, String)> {
+    let input = scraper::Selector::parse("input").unwrap();
+    el.select(&input)
+        .map(|i| {
+            (
+                i.value().attr("name").unwrap().to_owned(),
+                i.value().attr("value").unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
 #[tokio::test]
 async fn suggestions_come_from_the_athletes_last_90_days_and_are_accepted_in_one_click() {
     use pierre::domain::Sport;
@@ -255,21 +287,7 @@ async fn suggestions_come_from_the_athletes_last_90_days_and_are_accepted_in_one
     );
 
     // Threshold pace: the best Riegel prediction from the run's efforts of 5 km and up.
-    let efforts = sqlx::query_scalar!(
-        r#"SELECT best_efforts AS "e!: Vec<Option<f32>>" FROM activities WHERE id = $1"#,
-        run
-    )
-    .fetch_one(&app.db)
-    .await
-    .unwrap();
-    let pairs: Vec<(f64, f64)> = pierre::analytics::pace::BEST_EFFORT_DISTANCES
-        .iter()
-        .zip(&efforts)
-        .filter_map(|(d, t)| t.map(|t| (*d, f64::from(t))))
-        .collect();
-    let (_, speed) = pierre::analytics::suggest::threshold_speed(&pairs).expect("a run over 5 km");
-    let pace = (1000.0 / speed).round();
-    let pace_text = format!("{}:{:02}", (pace / 60.0).floor(), pace % 60.0);
+    let pace_text = expected_pace(&app, run).await;
     let pace_item = items
         .iter()
         .find(|li| squeezed(li).starts_with("Threshold running pace"))
@@ -282,16 +300,7 @@ async fn suggestions_come_from_the_athletes_last_90_days_and_are_accepted_in_one
     assert!(squeezed(pace_item).contains("‘Tempo run’"));
 
     // Accept: post the FTP form's fields as a browser would.
-    let input = scraper::Selector::parse("input").unwrap();
-    let fields: Vec<(String, String)> = ftp_item
-        .select(&input)
-        .map(|i| {
-            (
-                i.value().attr("name").unwrap().to_owned(),
-                i.value().attr("value").unwrap().to_owned(),
-            )
-        })
-        .collect();
+    let fields = form_fields(ftp_item);
     assert!(
         fields
             .iter()
