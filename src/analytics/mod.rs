@@ -12,6 +12,7 @@
 //! - [`load`]: the day's load priority rule and the performance management chart.
 //! - [`zones`]: Coggan power zones and time in zones.
 //! - [`summary`]: [`summary::analyze`], every per-activity metric at once.
+//! - [`suggest`]: threshold suggestions (FTP from 20 min power, Riegel threshold pace, max HR).
 
 pub mod curves;
 pub mod heart;
@@ -19,6 +20,7 @@ pub mod load;
 pub mod pace;
 pub mod power;
 pub mod resample;
+pub mod suggest;
 pub mod summary;
 pub mod zones;
 

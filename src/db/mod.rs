@@ -15,6 +15,7 @@ pub mod attempts;
 pub mod audit;
 pub mod dashboard;
 pub mod jobs;
+pub mod suggestions;
 pub mod summaries;
 pub mod thresholds;
 pub mod users;

@@ -10,9 +10,11 @@ use askama::Template;
 use chrono::NaiveDate;
 use serde::Deserialize;
 
+use crate::analytics::suggest;
 use crate::auth::CurrentUser;
 use crate::auth::csrf::token_of as token;
 use crate::db::jobs;
+use crate::db::suggestions::{self, Evidence};
 use crate::db::thresholds::{self, Entry, Thresholds};
 use crate::error::AppError;
 use crate::state::AppState;
@@ -79,6 +81,144 @@ struct Page {
     pace_unit: &'static str,
     weight_unit: &'static str,
     recompute: Option<RecomputeView>,
+    suggestions: Vec<Suggestion>,
+    /// Whether any activity gave evidence for a suggestion (shown or not).
+    has_evidence: bool,
+    /// Today, `YYYY-MM-DD`: the date accepted suggestions apply from.
+    today: String,
+}
+
+/// A threshold suggested from the athlete's activities, with where it came from
+/// and the form fields that accept it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Suggestion {
+    /// "FTP", "Max heart rate", "Threshold running pace".
+    pub label: &'static str,
+    /// The suggested value as shown: "290 W".
+    pub value: String,
+    /// The value in force: "now 265 W" or "not set".
+    pub current: String,
+    /// Where it came from, up to the activity: "95 % of your best … 305 W in".
+    pub basis: String,
+    pub activity_name: String,
+    pub activity_href: String,
+    /// The activity's day: "3 Nov 2026".
+    pub day: String,
+    /// The form's `sport` for this value.
+    pub sport: &'static str,
+    /// The form field and its value in the form's units.
+    pub field: &'static str,
+    pub field_value: String,
+}
+
+/// Suggestions worth showing given the evidence and the values in force on `today`.
+///
+/// FTP and threshold pace when they differ by at least 2 % from the value in force
+/// (or none is set), max HR when higher than every value in force. Values are rounded
+/// as the form takes them (whole watts and bpm, whole seconds of pace per km or mile)
+/// before comparing, so accepting one makes it disappear.
+#[must_use]
+pub fn suggestions(
+    evidence: &Evidence,
+    history: &[Entry],
+    today: NaiveDate,
+    units: Units,
+) -> Vec<Suggestion> {
+    let day = |d: NaiveDate| d.format("%-d %b %Y").to_string();
+    let href = |id: uuid::Uuid| format!("/activities/{id}");
+    let mut out = Vec::new();
+    if let Some((p20, source)) = &evidence.best_20min {
+        let ftp = suggest::ftp_from_20min(*p20).round();
+        let current = thresholds::in_force(history, "cycling", today).ftp_w;
+        if (30.0..=700.0).contains(&ftp) && suggest::differs(current, ftp) {
+            out.push(Suggestion {
+                label: "FTP",
+                value: format!("{ftp:.0} W"),
+                current: current.map_or_else(|| "not set".to_owned(), |c| format!("now {c:.0} W")),
+                basis: format!(
+                    "95 % of your best 20-minute power in the last {} days: {p20:.0} W in",
+                    suggestions::POWER_WINDOW_DAYS
+                ),
+                activity_name: source.name.clone(),
+                activity_href: href(source.activity),
+                day: day(source.day),
+                sport: "cycling",
+                field: "ftp",
+                field_value: format!("{ftp:.0}"),
+            });
+        }
+    }
+    if let Some((hr, source)) = &evidence.max_hr {
+        let hr = hr.round();
+        let current = SPORTS
+            .iter()
+            .filter_map(|s| thresholds::in_force(history, s, today).max_hr_bpm)
+            .max_by(f64::total_cmp);
+        if current.is_none_or(|c| hr > c.round()) {
+            out.push(Suggestion {
+                label: "Max heart rate",
+                value: format!("{hr:.0} bpm"),
+                current: current
+                    .map_or_else(|| "not set".to_owned(), |c| format!("now {c:.0} bpm")),
+                basis: format!(
+                    "The highest heart rate recorded in the last {} days: {hr:.0} bpm in",
+                    suggestions::MAX_HR_WINDOW_DAYS
+                ),
+                activity_name: source.name.clone(),
+                activity_href: href(source.activity),
+                day: day(source.day),
+                sport: "all",
+                field: "max_hr",
+                field_value: format!("{hr:.0}"),
+            });
+        }
+    }
+    let efforts: Vec<(f64, f64)> = evidence
+        .efforts
+        .iter()
+        .map(|e| (e.distance_m, e.time_s))
+        .collect();
+    if let Some((i, speed)) = suggest::threshold_speed(&efforts)
+        && let Some(effort) = evidence.efforts.get(i)
+    {
+        let unit_m = units.pace_seconds(1.0);
+        let pace_s = units.pace_seconds(speed).round();
+        let rounded = unit_m / pace_s;
+        let current = thresholds::in_force(history, "running", today).threshold_speed_mps;
+        if (1.0..=8.0).contains(&rounded) && suggest::differs(current, rounded) {
+            let pace = format::pace(Some(rounded), units);
+            out.push(Suggestion {
+                label: "Threshold running pace",
+                value: pace,
+                current: current.map_or_else(
+                    || "not set".to_owned(),
+                    |c| format!("now {}", format::pace(Some(c), units)),
+                ),
+                basis: format!(
+                    "The pace you could hold for an hour by Riegel's formula, from your best {} in the last {} days: {} in",
+                    effort_label(effort.distance_m),
+                    suggestions::EFFORT_WINDOW_DAYS,
+                    format::clock(effort.time_s)
+                ),
+                activity_name: effort.source.name.clone(),
+                activity_href: href(effort.source.activity),
+                day: day(effort.source.day),
+                sport: "running",
+                field: "run_pace",
+                field_value: format::clock(pace_s),
+            });
+        }
+    }
+    out
+}
+
+/// "5 km", "10 km", "half marathon", "marathon".
+fn effort_label(distance_m: f64) -> String {
+    match distance_m {
+        d if (d - 21_097.5).abs() < 1.0 => "half marathon".to_owned(),
+        d if (d - 42_195.0).abs() < 1.0 => "marathon".to_owned(),
+        d => format!("{:.0} km", d / 1000.0),
+    }
 }
 
 /// The recompute job's progress as the athlete sees it.
@@ -347,9 +487,12 @@ async fn render(
     saved: bool,
 ) -> Result<HttpResponse, AppError> {
     let units = Units::of(user);
+    let today = state.clock.now().date_naive();
     let mut conn = state.db.conn().await?;
     let listed = thresholds::history(&mut conn, user.id()).await;
     let history = conn.check(listed)?;
+    let found = suggestions::evidence(&mut conn, user.id(), today).await;
+    let evidence = conn.check(found)?;
     let latest = jobs::latest(&mut conn, user.id(), jobs::RECOMPUTE).await;
     let latest = conn.check(latest)?;
     drop(conn);
@@ -380,6 +523,9 @@ async fn render(
         pace_unit: if units == Units::Metric { "/km" } else { "/mi" },
         weight_unit: if units == Units::Metric { "kg" } else { "lb" },
         recompute: RecomputeView::of(latest.as_ref(), state.clock.now()),
+        suggestions: suggestions(&evidence, &history, today, units),
+        has_evidence: evidence != Evidence::default(),
+        today: today.format("%Y-%m-%d").to_string(),
     };
     if is_htmx(req) && status != StatusCode::OK {
         render_with_status(&page.as_form(), status)
@@ -499,5 +645,96 @@ mod tests {
         );
         assert_eq!(parse_clock("4:60"), None);
         assert_eq!(parse_clock("0:00"), None);
+    }
+
+    #[test]
+    fn suggestions_show_only_meaningful_changes_with_their_source() {
+        use crate::db::suggestions::{Effort, Source};
+        let day = NaiveDate::from_ymd_opt(2026, 11, 3).unwrap();
+        let today = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
+        let source = |name: &str| Source {
+            activity: uuid::Uuid::nil(),
+            name: name.to_owned(),
+            day,
+        };
+        let evidence = Evidence {
+            best_20min: Some((305.0, source("Morning ride"))),
+            max_hr: Some((191.6, source("Hill repeats"))),
+            efforts: vec![
+                Effort {
+                    distance_m: 5000.0,
+                    time_s: 1200.0,
+                    source: source("Parkrun"),
+                },
+                Effort {
+                    distance_m: 10_000.0,
+                    time_s: 2400.0,
+                    source: source("10 km race"),
+                },
+            ],
+        };
+        let all = suggestions(&evidence, &[], today, Units::Metric);
+        assert_eq!(all.len(), 3);
+        // 0.95 × 305 = 289.75 → 290 W.
+        assert_eq!((all[0].field, all[0].field_value.as_str()), ("ftp", "290"));
+        assert_eq!(all[0].sport, "cycling");
+        assert_eq!(
+            all[0].basis,
+            "95 % of your best 20-minute power in the last 90 days: 305 W in"
+        );
+        assert_eq!(all[0].day, "3 Nov 2026");
+        assert_eq!(all[0].current, "not set");
+        assert_eq!(
+            (all[1].field, all[1].field_value.as_str()),
+            ("max_hr", "192")
+        );
+        assert_eq!(all[1].sport, "all");
+        // The 10 km gives 4.07213 m/s = 245.57 s/km → 4:06 /km (the 5 km only 4:15).
+        assert_eq!(
+            (all[2].field, all[2].field_value.as_str()),
+            ("run_pace", "4:06")
+        );
+        assert_eq!(all[2].activity_name, "10 km race");
+        assert!(all[2].basis.contains("best 10 km"), "{}", all[2].basis);
+        let miles = suggestions(&evidence, &[], today, Units::Imperial);
+        // 1609.344 / 4.07213 = 395.21 s → 6:35 /mi.
+        assert_eq!(miles[2].field_value, "6:35");
+
+        // In force: FTP 285 W (1.8 % off), max HR 192, pace 4:06 → nothing to suggest.
+        let entry = |sport: &str, t: Thresholds| Entry {
+            id: 1,
+            sport: sport.to_owned(),
+            effective_from: day,
+            values: t,
+        };
+        let history = vec![
+            entry(
+                "cycling",
+                Thresholds {
+                    ftp_w: Some(285.0),
+                    ..Thresholds::default()
+                },
+            ),
+            entry(
+                "running",
+                Thresholds {
+                    max_hr_bpm: Some(192.0),
+                    threshold_speed_mps: Some(1000.0 / 246.0),
+                    ..Thresholds::default()
+                },
+            ),
+        ];
+        assert_eq!(
+            suggestions(&evidence, &history, today, Units::Metric),
+            vec![]
+        );
+        // A lower FTP 2 % or more below the value in force is suggested too.
+        let lower = Evidence {
+            best_20min: Some((290.0, source("Morning ride"))),
+            ..Evidence::default()
+        };
+        let s = suggestions(&lower, &history, today, Units::Metric);
+        assert_eq!(s[0].field_value, "276");
+        assert_eq!(s[0].current, "now 285 W");
     }
 }
