@@ -409,3 +409,66 @@ async fn the_activity_page_shows_time_in_zones_and_its_curve_against_the_90_day_
         "the older ride beats it somewhere"
     );
 }
+
+#[tokio::test]
+async fn the_dashboard_of_five_years_is_built_from_at_most_five_statements() {
+    let (app, counter) = TestApp::spawn_counting().await;
+    let today = app.clock.now().date_naive();
+    let options = pierre::seed_bulk::BulkOptions {
+        athletes: 1,
+        days: 1825,
+        seed: 7,
+        password: "five years of training".to_owned(),
+        today,
+    };
+    pierre::seed_bulk::seed_bulk(&app.db, &options, |_| {})
+        .await
+        .unwrap();
+    let activities: i64 = sqlx::query_scalar("SELECT count(*) FROM activities")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert!(activities > 1000, "five years: {activities}");
+    let client = crate::support::new_client();
+    let token = app.csrf_token(&client).await;
+    let res = client
+        .post(app.url("/login"))
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("email", pierre::seed_bulk::bulk_email(0).as_str()),
+            ("password", "five years of training"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    for range in ["", "?range=6w", "?range=1y", "?range=all"] {
+        // Warm-up, then count.
+        client
+            .get(app.url(&format!("/dashboard{range}")))
+            .send()
+            .await
+            .unwrap();
+        counter.reset();
+        let res = client
+            .get(app.url(&format!("/dashboard{range}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        let doc = html(&res.text().await.unwrap());
+        assert!(!metric(&doc, "ctl").is_empty(), "the page has figures");
+        let statements = counter.statements();
+        assert!(counter.count() <= 5, "{range}: {statements:#?}");
+        assert!(
+            statements.iter().all(|s| !s.contains("activity_streams")),
+            "dashboards never read streams: {statements:#?}"
+        );
+    }
+    assert_eq!(
+        counter.count(),
+        3,
+        "session, overview, recent: {:#?}",
+        counter.statements()
+    );
+}

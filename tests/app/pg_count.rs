@@ -213,15 +213,16 @@ mod tests {
             counter.reset();
             get().await;
             let statements = counter.statements();
-            // The session with its user (one statement), the threshold history, the last
-            // recompute job.
-            assert_eq!(counter.count(), 3, "{statements:#?}");
+            // The session with its user (one statement), the threshold history, the
+            // evidence for suggestions, the last recompute job.
+            assert_eq!(counter.count(), 4, "{statements:#?}");
             assert!(statements[0].contains("FROM sessions"), "{statements:#?}");
             assert!(
                 statements[1].contains("FROM athlete_thresholds"),
                 "{statements:#?}"
             );
-            assert!(statements[2].contains("FROM jobs"), "{statements:#?}");
+            assert!(statements[2].contains("FROM activities"), "{statements:#?}");
+            assert!(statements[3].contains("FROM jobs"), "{statements:#?}");
         }
 
         // An anonymous page with no session cookie runs nothing; simple queries count too.
