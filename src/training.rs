@@ -84,35 +84,44 @@ pub async fn recompute(
     )
     .fetch_all(&mut *conn)
     .await?;
-    let mut done = 0;
-    for r in rows {
-        let (Ok(sport), Ok(streams)) = (r.sport.parse::<Sport>(), Streams::decode(&r.data)) else {
-            tracing::warn!(activity = %r.id, "stored activity could not be read for recompute");
-            continue;
-        };
-        let totals = Totals {
-            elapsed_s: r.elapsed_s,
-            timer_s: r.timer_s,
-            moving_s: r.moving_s,
-            distance_m: r.distance_m,
-            ascent_m: r.ascent_m,
-            descent_m: r.descent_m,
-            avg_hr: r.avg_hr,
-            max_hr: r.max_hr,
-            avg_speed_mps: r.avg_speed_mps,
-            max_speed_mps: r.max_speed_mps,
-            avg_power_w: r.avg_power_w,
-            max_power_w: r.max_power_w,
-            device_np_w: r.device_np_w,
-            avg_cadence: r.avg_cadence,
-            calories_kcal: r.calories_kcal,
-        };
-        let thresholds = thresholds_for(history, sport, r.local_day);
-        let m = summary::analyze(sport, &streams, &totals, &thresholds);
-        store_metrics(conn, r.id, &m).await?;
-        done += 1;
+    let history = history.to_vec();
+    // Decoding and analysis are CPU work: off the async threads.
+    let computed = tokio::task::spawn_blocking(move || {
+        rows.into_iter()
+            .filter_map(|r| {
+                let (Ok(sport), Ok(streams)) = (r.sport.parse::<Sport>(), Streams::decode(&r.data))
+                else {
+                    tracing::warn!(activity = %r.id, "stored activity could not be read for recompute");
+                    return None;
+                };
+                let totals = Totals {
+                    elapsed_s: r.elapsed_s,
+                    timer_s: r.timer_s,
+                    moving_s: r.moving_s,
+                    distance_m: r.distance_m,
+                    ascent_m: r.ascent_m,
+                    descent_m: r.descent_m,
+                    avg_hr: r.avg_hr,
+                    max_hr: r.max_hr,
+                    avg_speed_mps: r.avg_speed_mps,
+                    max_speed_mps: r.max_speed_mps,
+                    avg_power_w: r.avg_power_w,
+                    max_power_w: r.max_power_w,
+                    device_np_w: r.device_np_w,
+                    avg_cadence: r.avg_cadence,
+                    calories_kcal: r.calories_kcal,
+                };
+                let thresholds = thresholds_for(&history, sport, r.local_day);
+                Some((r.id, summary::analyze(sport, &streams, &totals, &thresholds)))
+            })
+            .collect::<Vec<_>>()
+    })
+    .await
+    .map_err(|e| sqlx::Error::Protocol(format!("recompute task failed: {e}")))?;
+    for (id, m) in &computed {
+        store_metrics(conn, *id, m).await?;
     }
-    Ok(done)
+    Ok(computed.len())
 }
 
 /// Write an activity's computed metrics.
