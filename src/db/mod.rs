@@ -13,7 +13,9 @@
 pub mod activities;
 pub mod attempts;
 pub mod audit;
+pub mod calendar;
 pub mod jobs;
+pub mod records;
 pub mod summaries;
 pub mod thresholds;
 pub mod users;

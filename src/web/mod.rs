@@ -11,6 +11,7 @@ pub mod activities;
 pub mod admin;
 pub mod assets;
 pub mod auth;
+pub mod calendar;
 pub mod compress;
 pub mod cors;
 pub mod export;
@@ -20,6 +21,7 @@ pub mod headers;
 pub mod health;
 pub mod layout;
 pub mod pages;
+pub mod records;
 pub mod thresholds;
 pub mod upload;
 
@@ -40,5 +42,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     thresholds::configure(cfg);
     upload::configure(cfg);
     activities::configure(cfg);
+    calendar::configure(cfg);
+    records::configure(cfg);
     admin::configure(cfg);
 }
