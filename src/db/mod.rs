@@ -13,8 +13,10 @@
 pub mod activities;
 pub mod attempts;
 pub mod audit;
+pub mod calendar;
 pub mod dashboard;
 pub mod jobs;
+pub mod records;
 pub mod suggestions;
 pub mod summaries;
 pub mod thresholds;

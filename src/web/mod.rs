@@ -12,6 +12,7 @@ pub mod activity_analysis;
 pub mod admin;
 pub mod assets;
 pub mod auth;
+pub mod calendar;
 pub mod compress;
 pub mod cors;
 pub mod dashboard;
@@ -22,6 +23,7 @@ pub mod headers;
 pub mod health;
 pub mod layout;
 pub mod pages;
+pub mod records;
 pub mod thresholds;
 pub mod upload;
 
@@ -43,5 +45,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     thresholds::configure(cfg);
     upload::configure(cfg);
     activities::configure(cfg);
+    calendar::configure(cfg);
+    records::configure(cfg);
     admin::configure(cfg);
 }

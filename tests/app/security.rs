@@ -187,6 +187,8 @@ const ROUTES: &[Row] = &[
         &[],
         [303, 200, 200, 200],
     ),
+    ("GET", "/calendar", "/calendar", &[], [303, 200, 200, 200]),
+    ("GET", "/records", "/records", &[], [303, 200, 200, 200]),
     (
         "GET",
         "/activities/upload",
