@@ -109,6 +109,7 @@ impl Application {
         };
         spawn_cleanup(background.clone(), clock.clone());
         let wake = crate::jobs::Wake::default();
+        let chart_cache = Arc::new(crate::web::dashboard::ChartCache::default());
         crate::jobs::spawn_worker(background.pool().clone(), wake.clone());
         // The session cookie is signed with a key derived (HKDF) from
         // PIERRE_SECRET_KEY, so every worker and every instance accept it.
@@ -125,6 +126,7 @@ impl Application {
                     clock: clock.clone(),
                     hasher: hasher.clone(),
                     jobs: wake.clone(),
+                    chart_cache: Arc::clone(&chart_cache),
                 };
                 let store = PgSessionStore::new(state.db.pool().clone(), clock.clone(), timeouts);
                 let sessions = SessionMiddleware::builder(store, cookie_key.clone())

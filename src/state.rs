@@ -23,4 +23,6 @@ pub struct AppState {
     pub hasher: PasswordHasher,
     /// Wakes this instance's job worker after an enqueue.
     pub jobs: crate::jobs::Wake,
+    /// Rendered dashboard charts, shared by the workers.
+    pub chart_cache: Arc<crate::web::dashboard::ChartCache>,
 }

@@ -16,6 +16,9 @@ pub struct Overview {
     /// Today in the athlete's time zone.
     pub today: NaiveDate,
     pub summary: Option<Summary>,
+    /// When the summary last changed (an import, a delete, a recompute):
+    /// what the dashboard's rendered charts are cached by.
+    pub summary_updated: Option<DateTime<Utc>>,
     /// How many threshold entries the athlete has.
     pub threshold_entries: i64,
     /// Best power per ladder rung over activities on or after the range
@@ -39,7 +42,7 @@ pub async fn overview(
                   s.first_day AS "first_day?", s.loads AS "loads?", s.power_best AS "power_best?",
                   s.power_best_activity AS "power_best_activity?", s.power_best_day AS "power_best_day?",
                   s.effort_best AS "effort_best?", s.effort_best_activity AS "effort_best_activity?",
-                  s.effort_best_day AS "effort_best_day?",
+                  s.effort_best_day AS "effort_best_day?", s.updated_at AS "summary_updated?",
                   (SELECT count(*) FROM athlete_thresholds t WHERE t.user_id = u.id) AS "threshold_entries!",
                   (SELECT array_agg(c.best ORDER BY c.i) FROM (
                        SELECT p.i, max(p.v) AS best
@@ -87,6 +90,7 @@ pub async fn overview(
     Ok(Overview {
         today: r.today,
         summary,
+        summary_updated: r.summary_updated,
         threshold_entries: r.threshold_entries,
         range_curve: r.range_curve.unwrap_or_default(),
         recompute,
@@ -108,8 +112,10 @@ pub struct Recent {
     pub load_source: String,
 }
 
-/// Activities on or after `since` and, whatever their date, the `latest` most
-/// recent ones; newest first.
+/// Activities on or after `since` (by start time, two days early so that any
+/// time zone's local day is covered; callers filter on `local_day`) and,
+/// whatever their date, the `latest` most recent ones; newest first. One
+/// range scan of the (user, start time) index.
 ///
 /// # Errors
 /// Database errors.
@@ -117,15 +123,17 @@ pub async fn recent(
     conn: &mut PgConnection,
     user_id: Uuid,
     since: NaiveDate,
-    latest: i64,
+    latest: i32,
 ) -> Result<Vec<Recent>, sqlx::Error> {
     sqlx::query_as!(
         Recent,
         "SELECT id, sport, name, start_time, utc_offset_s, local_day, timer_s, distance_m, load, load_source
          FROM activities
          WHERE user_id = $1
-           AND (local_day >= $2
-                OR id IN (SELECT id FROM activities WHERE user_id = $1 ORDER BY start_time DESC LIMIT $3))
+           AND start_time >= least(
+                 ($2::date - 2)::timestamptz,
+                 coalesce((SELECT start_time FROM activities WHERE user_id = $1
+                           ORDER BY start_time DESC OFFSET $3::int - 1 LIMIT 1), '-infinity'))
          ORDER BY start_time DESC",
         user_id,
         since,

@@ -8,7 +8,8 @@
 //! summary row. The range switch (`?range=6w|90d|1y|all`) re-renders only the
 //! `#dash-range` region when asked by htmx.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -36,7 +37,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// The chart range.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Range {
     SixWeeks,
     NinetyDays,
@@ -86,6 +87,76 @@ impl Range {
 
     fn first_day(self, today: NaiveDate) -> Option<NaiveDate> {
         self.days().map(|d| today - TimeDelta::days(d - 1))
+    }
+}
+
+/// The dashboard's SVG charts for one athlete, range and day.
+#[derive(Debug, Default)]
+pub struct RenderedCharts {
+    pub pmc_svg: String,
+    pub pmc_desc: String,
+    pub curve_svg: String,
+    pub heat_svg: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct ChartKey {
+    user: uuid::Uuid,
+    range: Range,
+    today: NaiveDate,
+    utc_today: NaiveDate,
+    /// The summary's `updated_at`: every import, delete and recompute changes it.
+    version: chrono::DateTime<chrono::Utc>,
+}
+
+/// Rendered dashboard charts, shared by the workers of an instance
+/// (CALIBRATION.md fix 4: SVG that only changes when the data does). Keyed by
+/// athlete, range, day and the summary's version, so a new import, a delete or
+/// a recompute is never served stale. Bounded: when full it is emptied (at
+/// most [`ChartCache::ENTRIES`] × the size of one dashboard's charts, ~60 KB).
+#[derive(Debug, Default)]
+pub struct ChartCache {
+    entries: Mutex<HashMap<ChartKey, Arc<RenderedCharts>>>,
+}
+
+impl ChartCache {
+    /// Most entries kept.
+    pub const ENTRIES: usize = 512;
+
+    fn get_or_render(
+        &self,
+        key: ChartKey,
+        render: impl FnOnce() -> RenderedCharts,
+    ) -> Arc<RenderedCharts> {
+        if let Some(hit) = self.lock().get(&key) {
+            return Arc::clone(hit);
+        }
+        // Render outside the lock; two workers may render the same charts once each.
+        let rendered = Arc::new(render());
+        let mut entries = self.lock();
+        if entries.len() >= Self::ENTRIES {
+            entries.clear();
+        }
+        entries.insert(key, Arc::clone(&rendered));
+        rendered
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ChartKey, Arc<RenderedCharts>>> {
+        self.entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Entries held (tests).
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.entries.lock().map_or(0, |m| m.len())
+    }
+
+    /// Nothing cached (tests).
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
@@ -434,10 +505,7 @@ struct Page {
     efforts: Vec<RecordView>,
     power_records: Vec<RecordView>,
     new_records: Vec<RecordView>,
-    pmc_svg: String,
-    pmc_desc: String,
-    curve_svg: String,
-    heat_svg: String,
+    charts: Arc<RenderedCharts>,
     recompute: Option<RecomputeView>,
 }
 
@@ -465,12 +533,20 @@ async fn page(
         &mut conn,
         user.id(),
         monday - TimeDelta::days(28),
-        i64::try_from(RECENT_SHOWN).unwrap_or(6),
+        i32::try_from(RECENT_SHOWN).unwrap_or(6),
     )
     .await;
     let recent = conn.check(listed)?;
     drop(conn);
-    let page = build(ctx, &user, range, &overview, &recent, now);
+    let page = build(
+        ctx,
+        &user,
+        range,
+        &overview,
+        &recent,
+        now,
+        &state.chart_cache,
+    );
     if is_htmx(&req)
         && req
             .headers()
@@ -490,6 +566,7 @@ fn build(
     o: &Overview,
     recent: &[Recent],
     now: chrono::DateTime<chrono::Utc>,
+    cache: &ChartCache,
 ) -> Page {
     let units = Units::of(user);
     let today = o.today;
@@ -526,10 +603,7 @@ fn build(
         efforts: Vec::new(),
         power_records: Vec::new(),
         new_records: Vec::new(),
-        pmc_svg: String::new(),
-        pmc_desc: String::new(),
-        curve_svg: String::new(),
-        heat_svg: String::new(),
+        charts: Arc::default(),
         recompute: RecomputeView::of(o.recompute.as_ref(), now),
     };
     let Some(s) = &o.summary else {
@@ -555,11 +629,28 @@ fn build(
     let shown_from = range.first_day(today).unwrap_or(first).max(first);
     let skip = usize::try_from((shown_from - first).num_days()).unwrap_or(0);
     let shown = days.get(skip..).unwrap_or_default();
-    let (svg, desc) = pmc_chart(shown, shown_from);
-    page.pmc_svg = svg;
-    page.pmc_desc = desc;
-    page.curve_svg = curve_chart(&o.range_curve, s, range);
-    page.heat_svg = heat_map(s, today);
+    let render = || {
+        let (pmc_svg, pmc_desc) = pmc_chart(shown, shown_from);
+        RenderedCharts {
+            pmc_svg,
+            pmc_desc,
+            curve_svg: curve_chart(&o.range_curve, s, range),
+            heat_svg: heat_map(s, today),
+        }
+    };
+    page.charts = match o.summary_updated {
+        Some(version) => cache.get_or_render(
+            ChartKey {
+                user: user.id(),
+                range,
+                today,
+                utc_today: now.date_naive(),
+                version,
+            },
+            render,
+        ),
+        None => Arc::new(render()),
+    };
     page.efforts = efforts(s, today, units);
     page.power_records = power_records(s, today);
     page.new_records = new_records(s, today, units);

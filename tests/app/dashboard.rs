@@ -472,3 +472,49 @@ async fn the_dashboard_of_five_years_is_built_from_at_most_five_statements() {
         counter.statements()
     );
 }
+
+#[tokio::test]
+async fn cached_charts_follow_new_imports_and_deletes() {
+    let app = TestApp::spawn().await;
+    let (client, user) = signed_in(&app, "ana@example.org", &["athlete"]).await;
+    let today = app.clock.now().date_naive();
+    store_with_load(
+        &app,
+        user,
+        &activity_on(today - TimeDelta::days(3), Sport::Cycling, 1),
+        100.0,
+    )
+    .await;
+    let desc = |body: String| text_of(&html(&body), "#pmc-desc").unwrap_or_default();
+    let get = || async {
+        client
+            .get(app.url("/dashboard"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    let first = desc(get().await);
+    assert_eq!(
+        desc(get().await),
+        first,
+        "the same charts again (from the cache)"
+    );
+    let id = store_with_load(&app, user, &activity_on(today, Sport::Cycling, 2), 200.0).await;
+    let second = desc(get().await);
+    assert_ne!(
+        second, first,
+        "a new import shows at once: {first} / {second}"
+    );
+    let token = app.csrf_token(&client).await;
+    let res = client
+        .post(app.url(&format!("/activities/{id}/delete")))
+        .form(&[("csrf_token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(desc(get().await), first, "and so does a delete");
+}
