@@ -47,7 +47,14 @@ pub fn connect_options(settings: &DatabaseSettings) -> Result<PgConnectOptions, 
     let timeout_ms = settings.statement_timeout.as_millis().to_string();
     Ok(PgConnectOptions::from_str(settings.url.expose_secret())?
         .application_name("pierre")
-        .options([("statement_timeout", timeout_ms.as_str())]))
+        // Every statement is prepared once per connection and filtered by the
+        // user's id; PostgreSQL's default kept re-planning some of them on each
+        // execution (a custom plan costing several times the execution).
+        // Generic plans for these index lookups are the same plans, planned once.
+        .options([
+            ("statement_timeout", timeout_ms.as_str()),
+            ("plan_cache_mode", "force_generic_plan"),
+        ]))
 }
 
 /// Every pool of this instance, for metrics and shutdown.

@@ -154,13 +154,34 @@ fn merge(
 #[derive(Debug, Default)]
 pub struct Columns {
     pub first_day: NaiveDate,
-    pub loads: Vec<f64>,
+    /// Big-endian float8 per day ([`encode_loads`]).
+    pub loads: Vec<u8>,
     pub power_best: Vec<f32>,
     pub power_best_activity: Vec<Uuid>,
     pub power_best_day: Vec<NaiveDate>,
     pub effort_best: Vec<f32>,
     pub effort_best_activity: Vec<Uuid>,
     pub effort_best_day: Vec<NaiveDate>,
+}
+
+/// The stored form of the daily loads: 8 bytes per day, big-endian float8
+/// (what PostgreSQL's `float8send` writes, so SQL can build it too).
+#[must_use]
+pub fn encode_loads(loads: &[f64]) -> Vec<u8> {
+    loads.iter().flat_map(|v| v.to_be_bytes()).collect()
+}
+
+/// The inverse of [`encode_loads`]; a trailing partial value is ignored.
+#[must_use]
+pub fn decode_loads(bytes: &[u8]) -> Vec<f64> {
+    bytes
+        .chunks_exact(8)
+        .map(|c| {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(c);
+            f64::from_be_bytes(b)
+        })
+        .collect()
 }
 
 /// Records are stored as three parallel arrays; a missing record is value 0.
@@ -198,7 +219,7 @@ impl From<Columns> for Summary {
     fn from(c: Columns) -> Self {
         Self {
             first_day: c.first_day,
-            loads: c.loads,
+            loads: decode_loads(&c.loads),
             power: records_from(
                 &c.power_best,
                 &c.power_best_activity,
@@ -262,7 +283,7 @@ pub async fn store(conn: &mut PgConnection, user_id: Uuid, s: &Summary) -> Resul
              updated_at = now()",
         user_id,
         s.first_day,
-        &s.loads,
+        encode_loads(&s.loads),
         &pv,
         &pa,
         &pd,
@@ -398,13 +419,24 @@ mod tests {
     }
 
     #[test]
+    fn loads_are_stored_as_float8send_bytes() {
+        let loads = [0.0, 12.5, -1.0, 1e300];
+        let bytes = encode_loads(&loads);
+        assert_eq!(bytes.len(), 32);
+        // float8send(12.5) = 0x4029000000000000
+        assert_eq!(&bytes[8..16], &[0x40, 0x29, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(decode_loads(&bytes), loads);
+        assert!(decode_loads(&bytes[..7]).is_empty());
+    }
+
+    #[test]
     fn storage_round_trip() {
         let s = Summary::build(&[c(1, 3, 12.5, &[300.0, 0.0, 200.0], &[95.0])]).unwrap();
         let (pv, pa, pd) = records_to(&s.power);
         let (ev, ea, ed) = records_to(&s.efforts);
         let back = Summary::from(Columns {
             first_day: s.first_day,
-            loads: s.loads.clone(),
+            loads: encode_loads(&s.loads),
             power_best: pv,
             power_best_activity: pa,
             power_best_day: pd,

@@ -104,13 +104,13 @@ struct ChartKey {
     user: uuid::Uuid,
     range: Range,
     today: NaiveDate,
-    utc_today: NaiveDate,
     /// The summary's `updated_at`: every import, delete and recompute changes it.
     version: chrono::DateTime<chrono::Utc>,
 }
 
-/// Rendered dashboard charts, shared by the workers of an instance
-/// (CALIBRATION.md fix 4: SVG that only changes when the data does). Keyed by
+/// Rendered dashboard charts, shared by the workers of an instance.
+///
+/// CALIBRATION.md fix 4: SVG that only changes when the data does. Keyed by
 /// athlete, range, day and the summary's version, so a new import, a delete or
 /// a recompute is never served stale. Bounded: when full it is emptied (at
 /// most [`ChartCache::ENTRIES`] × the size of one dashboard's charts, ~60 KB).
@@ -123,22 +123,16 @@ impl ChartCache {
     /// Most entries kept.
     pub const ENTRIES: usize = 512;
 
-    fn get_or_render(
-        &self,
-        key: ChartKey,
-        render: impl FnOnce() -> RenderedCharts,
-    ) -> Arc<RenderedCharts> {
-        if let Some(hit) = self.lock().get(&key) {
-            return Arc::clone(hit);
-        }
-        // Render outside the lock; two workers may render the same charts once each.
-        let rendered = Arc::new(render());
+    fn get(&self, key: &ChartKey) -> Option<Arc<RenderedCharts>> {
+        self.lock().get(key).cloned()
+    }
+
+    fn insert(&self, key: ChartKey, charts: Arc<RenderedCharts>) {
         let mut entries = self.lock();
         if entries.len() >= Self::ENTRIES {
             entries.clear();
         }
-        entries.insert(key, Arc::clone(&rendered));
-        rendered
+        entries.insert(key, charts);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ChartKey, Arc<RenderedCharts>>> {
@@ -521,32 +515,41 @@ async fn page(
     let range = Range::parse(query.range.as_deref());
     let now = state.clock.now();
     let mut conn = state.db.conn().await?;
-    // The range start depends on "today" in the athlete's zone; the UTC date
-    // is at most a day off and only bounds the curve's range.
-    let approx_today = now.date_naive();
-    let overview =
-        dashboard::overview(&mut conn, user.id(), now, range.first_day(approx_today)).await;
-    let overview = conn.check(overview)?;
-    let monday = overview.today
-        - TimeDelta::days(i64::from(overview.today.weekday().num_days_from_monday()));
-    let listed = dashboard::recent(
+    let overview = dashboard::overview(
         &mut conn,
         user.id(),
-        monday - TimeDelta::days(28),
+        now,
         i32::try_from(RECENT_SHOWN).unwrap_or(6),
     )
     .await;
-    let recent = conn.check(listed)?;
-    drop(conn);
-    let page = build(
-        ctx,
-        &user,
+    let overview = conn.check(overview)?;
+    let key = overview.summary_updated.map(|version| ChartKey {
+        user: user.id(),
         range,
-        &overview,
-        &recent,
-        now,
-        &state.chart_cache,
-    );
+        today: overview.today,
+        version,
+    });
+    let cached = key.and_then(|k| state.chart_cache.get(&k));
+    // The range's power curve is only needed to draw the charts.
+    let range_from = range
+        .first_day(overview.today)
+        .filter(|_| cached.is_none() && overview.summary.is_some());
+    let range_curve = match range_from {
+        Some(from) => {
+            let curve = dashboard::range_curve(&mut conn, user.id(), from).await;
+            conn.check(curve)?
+        }
+        None => Vec::new(),
+    };
+    drop(conn);
+    let charts = cached.unwrap_or_else(|| {
+        let rendered = Arc::new(render_charts(range, &overview, &range_curve));
+        if let Some(k) = key {
+            state.chart_cache.insert(k, Arc::clone(&rendered));
+        }
+        rendered
+    });
+    let page = build(ctx, &user, range, &overview, charts, now);
     if is_htmx(&req)
         && req
             .headers()
@@ -564,10 +567,10 @@ fn build(
     user: &CurrentUser,
     range: Range,
     o: &Overview,
-    recent: &[Recent],
+    charts: Arc<RenderedCharts>,
     now: chrono::DateTime<chrono::Utc>,
-    cache: &ChartCache,
 ) -> Page {
+    let recent = o.recent.as_slice();
     let units = Units::of(user);
     let today = o.today;
     let mut page = Page {
@@ -603,7 +606,7 @@ fn build(
         efforts: Vec::new(),
         power_records: Vec::new(),
         new_records: Vec::new(),
-        charts: Arc::default(),
+        charts,
         recompute: RecomputeView::of(o.recompute.as_ref(), now),
     };
     let Some(s) = &o.summary else {
@@ -626,35 +629,30 @@ fn build(
             week_load: format!("{:.0}", daily.iter().rev().take(7).sum::<f64>()),
         });
     }
-    let shown_from = range.first_day(today).unwrap_or(first).max(first);
-    let skip = usize::try_from((shown_from - first).num_days()).unwrap_or(0);
-    let shown = days.get(skip..).unwrap_or_default();
-    let render = || {
-        let (pmc_svg, pmc_desc) = pmc_chart(shown, shown_from);
-        RenderedCharts {
-            pmc_svg,
-            pmc_desc,
-            curve_svg: curve_chart(&o.range_curve, s, range),
-            heat_svg: heat_map(s, today),
-        }
-    };
-    page.charts = match o.summary_updated {
-        Some(version) => cache.get_or_render(
-            ChartKey {
-                user: user.id(),
-                range,
-                today,
-                utc_today: now.date_naive(),
-                version,
-            },
-            render,
-        ),
-        None => Arc::new(render()),
-    };
     page.efforts = efforts(s, today, units);
     page.power_records = power_records(s, today);
     page.new_records = new_records(s, today, units);
     page
+}
+
+/// The charts of the page (PMC of the range, power curve, heat map).
+fn render_charts(range: Range, o: &Overview, range_curve: &[Option<f32>]) -> RenderedCharts {
+    let Some(s) = &o.summary else {
+        return RenderedCharts::default();
+    };
+    let today = o.today;
+    let first = s.first_day.min(today);
+    let days = pmc(&s.series(first, today), PmcParams::default());
+    let shown_from = range.first_day(today).unwrap_or(first).max(first);
+    let skip = usize::try_from((shown_from - first).num_days()).unwrap_or(0);
+    let shown = days.get(skip..).unwrap_or_default();
+    let (pmc_svg, pmc_desc) = pmc_chart(shown, shown_from);
+    RenderedCharts {
+        pmc_svg,
+        pmc_desc,
+        curve_svg: curve_chart(range_curve, s, range),
+        heat_svg: heat_map(s, today),
+    }
 }
 
 fn pmc_chart(shown: &[PmcDay], from: NaiveDate) -> (String, String) {

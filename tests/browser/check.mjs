@@ -37,6 +37,10 @@ const PAGES = [
   { name: "settings-thresholds", path: "/settings/thresholds", status: 200, signedIn: true },
   { name: "activities", path: "/activities", status: 200, signedIn: true },
   { name: "upload", path: "/activities/upload", status: 200, signedIn: true },
+  { name: "dashboard-all", path: "/dashboard?range=all", status: 200, signedIn: true },
+  { name: "calendar", path: "/calendar?month=2013-08", status: 200, signedIn: true },
+  { name: "calendar-empty", path: "/calendar", status: 200, signedIn: true },
+  { name: "records", path: "/records", status: 200, signedIn: true },
   // Filled in by signUp(): the page of an activity uploaded through the form.
   { name: "activity", path: null, status: 200, signedIn: true },
 ];
@@ -115,6 +119,14 @@ async function signUp() {
   await page.fill("#signup-name", "Browser Check");
   await page.fill("#signup-password", "granite otter sunrise meadow");
   await Promise.all([page.waitForURL("**/dashboard", { timeout: 15000 }), page.click("#signup-form button[type=submit]")]);
+  // Thresholds from before the ride, so its page shows zones and the load counts.
+  await page.goto(base + "/settings/thresholds", { waitUntil: "load" });
+  await page.selectOption("#t-sport", "all");
+  await page.fill("#t-from", "2013-01-01");
+  await page.fill("#t-ftp", "300");
+  await page.fill("#t-lthr", "165");
+  await page.click("#thresholds-form button[type=submit]");
+  await page.waitForURL("**/settings/thresholds?saved=1", { timeout: 15000 });
   // Upload a real device file through the upload form (htmx), and remember its page.
   await page.goto(base + "/activities/upload", { waitUntil: "load" });
   await page.setInputFiles("#upload-files", path.resolve(HERE, "../fixtures/activities/fit/Edge810-Vector-2013-08-16-15-35-10.fit"));
