@@ -1,7 +1,8 @@
 //! The statements behind the athlete dashboard.
 //!
-//! [`overview`] is one statement with everything the page shows, and
-//! [`range_curve`] runs only when the page's charts are not cached. With the session lookup of the middleware: two or
+//! [`overview`] is one statement read on every view; [`details`] (the summary
+//! row and the range's power curve) runs only when the summary-derived part
+//! of the page is not cached. With the session lookup of the middleware: two or
 //! three statements. They read only precomputed columns and the athlete's
 //! summary row; none touches streams.
 
@@ -12,15 +13,14 @@ use uuid::Uuid;
 use crate::db::jobs::{self, Progress};
 use crate::db::summaries::{Columns, Summary};
 
-/// Everything the dashboard shows except the range's power curve: today, the
-/// summary, the threshold count, the latest recompute job and the recent
-/// activities.
+/// What the dashboard reads on every view: today, the summary's version (no
+/// summary: no activities), the threshold count, the latest recompute job and
+/// the recent activities.
 #[derive(Debug)]
 pub struct Overview {
     /// Today in the athlete's time zone.
     pub today: NaiveDate,
-    pub summary: Option<Summary>,
-    /// When the summary last changed (an import, a delete, a recompute):
+    /// When the athlete's summary last changed (an import, a delete, a recompute):
     /// what the dashboard's rendered charts are cached by.
     pub summary_updated: Option<DateTime<Utc>>,
     /// How many threshold entries the athlete has.
@@ -44,11 +44,7 @@ pub async fn overview(
     latest: i32,
 ) -> Result<Overview, sqlx::Error> {
     let r = sqlx::query!(
-        r#"SELECT d.today AS "today!",
-                  s.first_day AS "first_day?", s.loads AS "loads?", s.power_best AS "power_best?",
-                  s.power_best_activity AS "power_best_activity?", s.power_best_day AS "power_best_day?",
-                  s.effort_best AS "effort_best?", s.effort_best_activity AS "effort_best_activity?",
-                  s.effort_best_day AS "effort_best_day?", s.updated_at AS "summary_updated?",
+        r#"SELECT d.today AS "today!", s.updated_at AS "summary_updated?",
                   (SELECT count(*) FROM athlete_thresholds t WHERE t.user_id = u.id) AS "threshold_entries!",
                   (SELECT json_agg(r ORDER BY r.start_time DESC) FROM (
                        SELECT a.id, a.sport, a.name, a.start_time, a.utc_offset_s, a.local_day, a.timer_s,
@@ -75,18 +71,6 @@ pub async fn overview(
     )
     .fetch_one(conn)
     .await?;
-    let summary = r.first_day.map(|first_day| {
-        Summary::from(Columns {
-            first_day,
-            loads: r.loads.unwrap_or_default(),
-            power_best: r.power_best.unwrap_or_default(),
-            power_best_activity: r.power_best_activity.unwrap_or_default(),
-            power_best_day: r.power_best_day.unwrap_or_default(),
-            effort_best: r.effort_best.unwrap_or_default(),
-            effort_best_activity: r.effort_best_activity.unwrap_or_default(),
-            effort_best_day: r.effort_best_day.unwrap_or_default(),
-        })
-    });
     let recompute = match (r.job_id, r.job_state, r.job_updated) {
         (Some(id), Some(state), Some(updated_at)) => Some(Progress {
             id,
@@ -100,7 +84,6 @@ pub async fn overview(
     };
     Ok(Overview {
         today: r.today,
-        summary,
         summary_updated: r.summary_updated,
         threshold_entries: r.threshold_entries,
         recompute,
@@ -123,26 +106,48 @@ pub struct Recent {
     pub load_source: String,
 }
 
-/// The best power per ladder rung over the athlete's activities on or after
-/// `from` (the range's power curve): one aggregate over their stored ladders.
+/// The athlete's summary and, with a range start, the range's power curve.
+///
+/// The summary holds the daily loads and records; the curve is the best power per ladder rung over the
+/// activities on or after `from` (one aggregate over their stored ladders).
+/// Read only when the summary-derived part of the page is not cached.
 ///
 /// # Errors
 /// Database errors.
-pub async fn range_curve(
+pub async fn details(
     conn: &mut PgConnection,
     user_id: Uuid,
-    from: NaiveDate,
-) -> Result<Vec<Option<f32>>, sqlx::Error> {
-    let curve = sqlx::query_scalar!(
-        r#"SELECT array_agg(c.best ORDER BY c.i) AS "curve: Vec<Option<f32>>" FROM (
-               SELECT p.i, max(p.v) AS best
-               FROM activities a CROSS JOIN LATERAL unnest(a.power_curve) WITH ORDINALITY AS p(v, i)
-               WHERE a.user_id = $1 AND a.power_curve IS NOT NULL AND a.local_day >= $2
-               GROUP BY p.i) c"#,
+    from: Option<NaiveDate>,
+) -> Result<(Option<Summary>, Vec<Option<f32>>), sqlx::Error> {
+    let r = sqlx::query!(
+        r#"SELECT s.first_day, s.loads, s.power_best, s.power_best_activity, s.power_best_day, s.effort_best,
+                  s.effort_best_activity, s.effort_best_day,
+                  (SELECT array_agg(c.best ORDER BY c.i) FROM (
+                       SELECT p.i, max(p.v) AS best
+                       FROM activities a CROSS JOIN LATERAL unnest(a.power_curve) WITH ORDINALITY AS p(v, i)
+                       WHERE a.user_id = s.user_id AND a.power_curve IS NOT NULL
+                         AND $2::date IS NOT NULL AND a.local_day >= $2
+                       GROUP BY p.i) c) AS "curve: Vec<Option<f32>>"
+           FROM athlete_summaries s WHERE s.user_id = $1"#,
         user_id,
         from
     )
-    .fetch_one(conn)
+    .fetch_optional(conn)
     .await?;
-    Ok(curve.unwrap_or_default())
+    Ok(r.map_or_else(
+        || (None, Vec::new()),
+        |r| {
+            let summary = Summary::from(Columns {
+                first_day: r.first_day,
+                loads: r.loads,
+                power_best: r.power_best,
+                power_best_activity: r.power_best_activity,
+                power_best_day: r.power_best_day,
+                effort_best: r.effort_best,
+                effort_best_activity: r.effort_best_activity,
+                effort_best_day: r.effort_best_day,
+            });
+            (Some(summary), r.curve.unwrap_or_default())
+        },
+    ))
 }

@@ -90,13 +90,21 @@ impl Range {
     }
 }
 
-/// The dashboard's SVG charts for one athlete, range and day.
+/// Everything of the page derived from the athlete's summary for one range,
+/// day and unit system: the charts (SVG), today's figures and form, the
+/// notes and the records.
 #[derive(Debug, Default)]
-pub struct RenderedCharts {
+pub struct SummaryView {
     pub pmc_svg: String,
     pub pmc_desc: String,
     pub curve_svg: String,
     pub heat_svg: String,
+    pub form: Option<FormStatus>,
+    pub today: Option<Today>,
+    pub notes: Vec<Note>,
+    pub efforts: Vec<RecordView>,
+    pub power_records: Vec<RecordView>,
+    pub new_records: Vec<RecordView>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -104,11 +112,12 @@ struct ChartKey {
     user: uuid::Uuid,
     range: Range,
     today: NaiveDate,
+    units: Units,
     /// The summary's `updated_at`: every import, delete and recompute changes it.
     version: chrono::DateTime<chrono::Utc>,
 }
 
-/// Rendered dashboard charts, shared by the workers of an instance.
+/// The summary-derived part of dashboards, shared by the workers of an instance.
 ///
 /// CALIBRATION.md fix 4: SVG that only changes when the data does. Keyed by
 /// athlete, range, day and the summary's version, so a new import, a delete or
@@ -116,18 +125,18 @@ struct ChartKey {
 /// most [`ChartCache::ENTRIES`] × the size of one dashboard's charts, ~60 KB).
 #[derive(Debug, Default)]
 pub struct ChartCache {
-    entries: Mutex<HashMap<ChartKey, Arc<RenderedCharts>>>,
+    entries: Mutex<HashMap<ChartKey, Arc<SummaryView>>>,
 }
 
 impl ChartCache {
     /// Most entries kept.
     pub const ENTRIES: usize = 512;
 
-    fn get(&self, key: &ChartKey) -> Option<Arc<RenderedCharts>> {
+    fn get(&self, key: &ChartKey) -> Option<Arc<SummaryView>> {
         self.lock().get(key).cloned()
     }
 
-    fn insert(&self, key: ChartKey, charts: Arc<RenderedCharts>) {
+    fn insert(&self, key: ChartKey, charts: Arc<SummaryView>) {
         let mut entries = self.lock();
         if entries.len() >= Self::ENTRIES {
             entries.clear();
@@ -135,7 +144,7 @@ impl ChartCache {
         entries.insert(key, charts);
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ChartKey, Arc<RenderedCharts>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ChartKey, Arc<SummaryView>>> {
         self.entries
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -490,16 +499,11 @@ struct Page {
     has_thresholds: bool,
     range_label: &'static str,
     ranges: Vec<(&'static str, &'static str, bool)>,
-    form: Option<FormStatus>,
-    today: Option<Today>,
-    notes: Vec<Note>,
     weeks: Vec<WeekRow>,
     recent: Vec<RecentView>,
     sources: Vec<(String, i64)>,
-    efforts: Vec<RecordView>,
-    power_records: Vec<RecordView>,
-    new_records: Vec<RecordView>,
-    charts: Arc<RenderedCharts>,
+    /// Cached per athlete, range, day, units and summary version.
+    view: Arc<SummaryView>,
     recompute: Option<RecomputeView>,
 }
 
@@ -523,33 +527,31 @@ async fn page(
     )
     .await;
     let overview = conn.check(overview)?;
+    let units = Units::of(&user);
     let key = overview.summary_updated.map(|version| ChartKey {
         user: user.id(),
         range,
         today: overview.today,
+        units,
         version,
     });
     let cached = key.and_then(|k| state.chart_cache.get(&k));
-    // The range's power curve is only needed to draw the charts.
-    let range_from = range
-        .first_day(overview.today)
-        .filter(|_| cached.is_none() && overview.summary.is_some());
-    let range_curve = match range_from {
-        Some(from) => {
-            let curve = dashboard::range_curve(&mut conn, user.id(), from).await;
-            conn.check(curve)?
+    let view = match (cached, key) {
+        (Some(view), _) => view,
+        (None, None) => Arc::default(),
+        (None, Some(k)) => {
+            let read =
+                dashboard::details(&mut conn, user.id(), range.first_day(overview.today)).await;
+            let (summary, range_curve) = conn.check(read)?;
+            let view = Arc::new(summary.map_or_else(SummaryView::default, |s| {
+                summary_view(range, overview.today, &s, &range_curve, units)
+            }));
+            state.chart_cache.insert(k, Arc::clone(&view));
+            view
         }
-        None => Vec::new(),
     };
     drop(conn);
-    let charts = cached.unwrap_or_else(|| {
-        let rendered = Arc::new(render_charts(range, &overview, &range_curve));
-        if let Some(k) = key {
-            state.chart_cache.insert(k, Arc::clone(&rendered));
-        }
-        rendered
-    });
-    let page = build(ctx, &user, range, &overview, charts, now);
+    let page = build(ctx, &user, range, &overview, view, now);
     if is_htmx(&req)
         && req
             .headers()
@@ -567,26 +569,22 @@ fn build(
     user: &CurrentUser,
     range: Range,
     o: &Overview,
-    charts: Arc<RenderedCharts>,
+    view: Arc<SummaryView>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Page {
     let recent = o.recent.as_slice();
     let units = Units::of(user);
     let today = o.today;
-    let mut page = Page {
+    Page {
         ctx,
         welcome: format!("Welcome, {}", user.user.display_name),
-        has_data: o.summary.is_some(),
+        has_data: o.summary_updated.is_some(),
         has_thresholds: o.threshold_entries > 0,
-
         range_label: range.label(),
         ranges: Range::ALL
             .iter()
             .map(|r| (r.key(), r.label(), *r == range))
             .collect(),
-        form: None,
-        today: None,
-        notes: Vec::new(),
         weeks: weekly(recent, today, units),
         recent: recent
             .iter()
@@ -603,22 +601,35 @@ fn build(
             })
             .collect(),
         sources: load_sources(recent, today - TimeDelta::days(34)),
-        efforts: Vec::new(),
-        power_records: Vec::new(),
-        new_records: Vec::new(),
-        charts,
+        view,
         recompute: RecomputeView::of(o.recompute.as_ref(), now),
-    };
-    let Some(s) = &o.summary else {
-        return page;
-    };
+    }
+}
+
+/// The summary-derived part of the page: today's figures, form and notes
+/// from the PMC, the records, and the charts of the range.
+fn summary_view(
+    range: Range,
+    today: NaiveDate,
+    s: &Summary,
+    range_curve: &[Option<f32>],
+    units: Units,
+) -> SummaryView {
     let first = s.first_day.min(today);
     let daily = s.series(first, today);
     let days = pmc(&daily, PmcParams::default());
+    let mut view = SummaryView {
+        efforts: efforts(s, today, units),
+        power_records: power_records(s, today),
+        new_records: new_records(s, today, units),
+        heat_svg: heat_map(s, today),
+        curve_svg: curve_chart(range_curve, s, range),
+        ..SummaryView::default()
+    };
     if let Some(last) = days.last() {
-        page.form = Some(form_status(last.tsb));
-        page.notes = load_notes(last);
-        page.today = Some(Today {
+        view.form = Some(form_status(last.tsb));
+        view.notes = load_notes(last);
+        view.today = Some(Today {
             ctl: format!("{:.0}", last.ctl),
             atl: format!("{:.0}", last.atl),
             tsb: signed(last.tsb),
@@ -629,30 +640,11 @@ fn build(
             week_load: format!("{:.0}", daily.iter().rev().take(7).sum::<f64>()),
         });
     }
-    page.efforts = efforts(s, today, units);
-    page.power_records = power_records(s, today);
-    page.new_records = new_records(s, today, units);
-    page
-}
-
-/// The charts of the page (PMC of the range, power curve, heat map).
-fn render_charts(range: Range, o: &Overview, range_curve: &[Option<f32>]) -> RenderedCharts {
-    let Some(s) = &o.summary else {
-        return RenderedCharts::default();
-    };
-    let today = o.today;
-    let first = s.first_day.min(today);
-    let days = pmc(&s.series(first, today), PmcParams::default());
     let shown_from = range.first_day(today).unwrap_or(first).max(first);
     let skip = usize::try_from((shown_from - first).num_days()).unwrap_or(0);
     let shown = days.get(skip..).unwrap_or_default();
-    let (pmc_svg, pmc_desc) = pmc_chart(shown, shown_from);
-    RenderedCharts {
-        pmc_svg,
-        pmc_desc,
-        curve_svg: curve_chart(range_curve, s, range),
-        heat_svg: heat_map(s, today),
-    }
+    (view.pmc_svg, view.pmc_desc) = pmc_chart(shown, shown_from);
+    view
 }
 
 fn pmc_chart(shown: &[PmcDay], from: NaiveDate) -> (String, String) {

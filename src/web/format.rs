@@ -11,7 +11,7 @@ const METRES_PER_MILE: f64 = 1_609.344;
 const FEET_PER_METRE: f64 = 3.280_84;
 
 /// The user's unit system.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Units {
     Metric,
     Imperial,
