@@ -11,11 +11,13 @@
 //! - [`data`]: the synthetic world and its JSON shapes.
 //! - [`oauth`]: `/oauth/authorize`, `/oauth/token`, `/oauth/deauthorize`.
 //! - [`api`]: `/api/v3/…`, rate limits and faults.
-//! - `/__sim/…`: test controls (faults, the clock).
+//! - [`push`]: push subscriptions and webhook events (`POST /__sim/events`).
+//! - `/__sim/…`: test controls (faults, the clock, events).
 
 pub mod api;
 pub mod data;
 pub mod oauth;
+pub mod push;
 
 use std::collections::HashMap;
 use std::net::TcpListener;
@@ -143,6 +145,13 @@ struct Grant {
     refresh_token: String,
 }
 
+/// The app's push subscription.
+#[derive(Debug, Clone)]
+struct Subscription {
+    id: u64,
+    callback_url: url::Url,
+}
+
 /// Usage counters of the current windows.
 #[derive(Debug, Clone, Default)]
 struct Usage {
@@ -164,6 +173,8 @@ struct Inner {
     faults: Faults,
     limits: RateLimits,
     streams: HashMap<u64, Arc<Streams>>,
+    subscription: Option<Subscription>,
+    next_subscription: u64,
 }
 
 /// Streams kept in memory at most (generated again when evicted).
@@ -207,6 +218,8 @@ impl Sim {
             faults: config.faults.clone(),
             limits: config.limits,
             streams: HashMap::new(),
+            subscription: None,
+            next_subscription: 0,
         };
         Self {
             config,
@@ -314,6 +327,7 @@ pub fn start(listener: TcpListener, config: SimConfig, clock: Clock) -> std::io:
             .app_data(web::JsonConfig::default().limit(64 * 1024))
             .configure(oauth::configure)
             .configure(api::configure)
+            .configure(push::configure)
             .service(
                 web::resource("/__sim/faults")
                     .route(web::get().to(get_faults))

@@ -642,3 +642,149 @@ async fn deauthorize_revokes_the_athletes_tokens() {
         200
     );
 }
+
+/// A webhook receiver: echoes the challenge when the verify token is `vt`, records
+/// events. Its base URL and the recorded events.
+fn receiver() -> (String, Arc<std::sync::Mutex<Vec<Value>>>) {
+    use actix_web::{App, HttpResponse, HttpServer, web};
+    let events = Arc::new(std::sync::Mutex::new(Vec::<Value>::new()));
+    let recorded = Arc::clone(&events);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = HttpServer::new(move || {
+        let recorded = Arc::clone(&recorded);
+        App::new().service(
+            web::resource("/hook")
+                .route(web::get().to(
+                    |q: web::Query<std::collections::HashMap<String, String>>| async move {
+                        if q.get("hub.verify_token").map(String::as_str) == Some("vt")
+                            && q.get("hub.mode").map(String::as_str) == Some("subscribe")
+                        {
+                            HttpResponse::Ok()
+                                .json(serde_json::json!({ "hub.challenge": q["hub.challenge"] }))
+                        } else {
+                            HttpResponse::Forbidden().finish()
+                        }
+                    },
+                ))
+                .route(web::post().to(move |body: web::Json<Value>| {
+                    let recorded = Arc::clone(&recorded);
+                    async move {
+                        recorded.lock().unwrap().push(body.into_inner());
+                        HttpResponse::Ok().finish()
+                    }
+                })),
+        )
+    })
+    .workers(1)
+    .listen(listener)
+    .unwrap()
+    .run();
+    tokio::spawn(server);
+    (format!("http://127.0.0.1:{port}/hook"), events)
+}
+
+#[tokio::test]
+async fn push_subscription_and_webhook_events() {
+    let sim = Running::default().await;
+    let (hook, events) = receiver();
+    let id = DEMO_CLIENT_ID.to_string();
+    let subscribe = |verify: &'static str| {
+        let client = sim.client.clone();
+        let url = sim.url("/api/v3/push_subscriptions");
+        let (id, hook) = (id.clone(), hook.clone());
+        async move {
+            client
+                .post(url)
+                .form(&[
+                    ("client_id", id.as_str()),
+                    ("client_secret", DEMO_CLIENT_SECRET),
+                    ("callback_url", hook.as_str()),
+                    ("verify_token", verify),
+                ])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(subscribe("wrong").await.status(), 400);
+    let created = subscribe("vt").await;
+    assert_eq!(created.status(), 201);
+    let subscription: Value = created.json().await.unwrap();
+    assert!(subscription["id"].as_u64().is_some());
+    assert_eq!(subscribe("vt").await.status(), 400, "one per app");
+
+    let token = sim.connect(0).await;
+    let athlete_id = token["athlete"]["id"].as_u64().unwrap();
+    let before = sim.sim.activity_count(athlete_id);
+    let fire = |event: Value| {
+        let client = sim.client.clone();
+        let url = sim.url("/__sim/events");
+        async move {
+            let answer = client.post(url).json(&event).send().await.unwrap();
+            assert_eq!(answer.status(), 200);
+            let outcome: Value = answer.json().await.unwrap();
+            assert_eq!(outcome["delivered"], true, "{outcome}");
+            outcome["event"].clone()
+        }
+    };
+    let created = fire(serde_json::json!({
+        "object_type": "activity", "aspect_type": "create", "athlete_id": athlete_id
+    }))
+    .await;
+    assert_eq!(sim.sim.activity_count(athlete_id), before + 1);
+    let new_id = created["object_id"].as_u64().unwrap();
+    assert_eq!(created["owner_id"], athlete_id);
+    assert_eq!(created["subscription_id"], subscription["id"]);
+    let detail = sim
+        .get(&format!("/api/v3/activities/{new_id}"), &access(&token))
+        .await;
+    assert_eq!(detail.status(), 200);
+
+    let updated = fire(serde_json::json!({
+        "object_type": "activity", "aspect_type": "update", "athlete_id": athlete_id,
+        "activity_id": new_id, "name": "Renamed"
+    }))
+    .await;
+    assert_eq!(updated["updates"]["title"], "Renamed");
+    fire(serde_json::json!({
+        "object_type": "activity", "aspect_type": "delete", "athlete_id": athlete_id,
+        "activity_id": new_id
+    }))
+    .await;
+    assert_eq!(sim.sim.activity_count(athlete_id), before);
+    let gone = sim
+        .get(&format!("/api/v3/activities/{new_id}"), &access(&token))
+        .await;
+    assert_eq!(gone.status(), 404);
+
+    let deauth = fire(serde_json::json!({
+        "object_type": "athlete", "aspect_type": "update", "athlete_id": athlete_id
+    }))
+    .await;
+    assert_eq!(deauth["updates"]["authorized"], "false");
+    assert_eq!(
+        sim.get("/api/v3/athlete", &access(&token)).await.status(),
+        401
+    );
+
+    let received = events.lock().unwrap().clone();
+    let kinds: Vec<(String, String)> = received
+        .iter()
+        .map(|e| {
+            (
+                e["object_type"].as_str().unwrap().to_owned(),
+                e["aspect_type"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("activity".to_owned(), "create".to_owned()),
+            ("activity".to_owned(), "update".to_owned()),
+            ("activity".to_owned(), "delete".to_owned()),
+            ("athlete".to_owned(), "update".to_owned()),
+        ]
+    );
+}
