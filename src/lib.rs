@@ -13,6 +13,7 @@ pub mod error;
 pub mod import;
 pub mod jobs;
 pub mod metrics;
+pub mod provider_sim;
 pub mod seed;
 pub mod seed_bulk;
 pub mod startup;

@@ -48,16 +48,60 @@ enum Command {
         #[arg(long, default_value = pierre::seed_bulk::BULK_PASSWORD)]
         password: String,
     },
+    /// Run the Strava provider simulator: synthetic athletes behind Strava's OAuth and
+    /// API v3 (see docs/PROVIDER-SIM.md). Needs no database.
+    ProviderSim {
+        /// Port to listen on.
+        #[arg(long, default_value_t = 8090)]
+        port: u16,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1")]
+        host: std::net::IpAddr,
+        /// How many synthetic athletes.
+        #[arg(long, default_value_t = 3)]
+        athletes: u32,
+        /// How many activities each, the newest yesterday.
+        #[arg(long, default_value_t = 60)]
+        activities_per_athlete: u32,
+        /// The generator's seed (same seed, same athletes and activities).
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+        /// The app's authorization callback domain (redirect URIs must lie in it;
+        /// localhost and 127.0.0.1 are always accepted).
+        #[arg(long, default_value = "localhost")]
+        callback_domain: String,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The simulator needs neither settings nor a database.
+    let command = match cli.command {
+        Some(Command::ProviderSim {
+            port,
+            host,
+            athletes,
+            activities_per_athlete,
+            seed,
+            callback_domain,
+        }) => {
+            let config = pierre::provider_sim::SimConfig {
+                athletes: athletes.clamp(1, pierre::provider_sim::data::MAX_ATHLETES),
+                activities_per_athlete: activities_per_athlete.min(20_000),
+                seed,
+                callback_domain,
+                ..pierre::provider_sim::SimConfig::default()
+            };
+            return provider_sim(std::net::SocketAddr::new(host, port), config);
+        }
+        other => other,
+    };
     let settings = match Settings::from_env() {
         Ok(settings) => settings,
         Err(err) => return config_failure(&err),
     };
     init_tracing(settings.environment, &settings.log_filter);
-    let command = cli.command.unwrap_or(Command::Serve);
+    let command = command.unwrap_or(Command::Serve);
     if settings.secret_key_generated && matches!(command, Command::Serve) {
         tracing::warn!(
             "PIERRE_SECRET_KEY is not set: using a random key for this run (development only); \
@@ -104,6 +148,8 @@ fn main() -> ExitCode {
                     .await
                     .map(|()| ExitCode::SUCCESS)
             }
+            // Handled before the settings are read.
+            Command::ProviderSim { .. } => Ok(ExitCode::SUCCESS),
         }
     });
     match result {
@@ -119,6 +165,53 @@ fn main() -> ExitCode {
 fn config_failure(err: &ConfigError) -> ExitCode {
     eprintln!("{err}");
     ExitCode::from(2)
+}
+
+/// `pierre provider-sim`: serve until interrupted.
+fn provider_sim(addr: std::net::SocketAddr, config: pierre::provider_sim::SimConfig) -> ExitCode {
+    let listener = match std::net::TcpListener::bind(addr) {
+        Ok(listener) => listener,
+        Err(err) => {
+            eprintln!("error: could not listen on {addr}: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: could not start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        let running =
+            pierre::provider_sim::start(listener, config, pierre::clock::Clock::system())?;
+        let config = running.sim.config();
+        println!("Strava provider simulator at {}", running.base_url);
+        println!(
+            "  client id {}, client secret {}, callback domain {}",
+            config.client_id, config.client_secret, config.callback_domain
+        );
+        println!(
+            "  authorize {0}/oauth/authorize, token {0}/oauth/token, API {0}/api/v3",
+            running.base_url
+        );
+        println!(
+            "  {} athletes x {} activities (seed {}); faults: POST {}/__sim/faults",
+            config.athletes, config.activities_per_athlete, config.seed, running.base_url
+        );
+        running.server.await
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: the provider simulator stopped: {err}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 async fn seed_demo(settings: &Settings, days: u32) -> anyhow::Result<()> {

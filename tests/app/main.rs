@@ -24,6 +24,7 @@ mod health;
 mod metrics;
 mod nginx;
 mod pg_count;
+mod provider_sim;
 mod security;
 mod static_assets;
 mod support;
