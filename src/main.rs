@@ -64,6 +64,12 @@ fn main() -> ExitCode {
              sessions and encrypted data will not survive a restart"
         );
     }
+    if settings.data_keys_derived && matches!(command, Command::Serve) {
+        tracing::warn!(
+            "PIERRE_DATA_KEYS is not set: secrets at rest use a key derived from PIERRE_SECRET_KEY \
+             (key id \"dev\", development only); set PIERRE_DATA_KEYS before storing real secrets"
+        );
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
