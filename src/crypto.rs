@@ -194,7 +194,7 @@ impl DataKeys {
         let ciphertext = key
             .cipher
             .encrypt(
-                Nonce::from_slice(&nonce),
+                &Nonce::from(nonce),
                 Payload {
                     msg: plaintext.expose_secret().as_bytes(),
                     aad: aad.as_bytes(),
@@ -223,7 +223,7 @@ impl DataKeys {
         let plain = key
             .cipher
             .decrypt(
-                Nonce::from_slice(&sealed.nonce),
+                &Nonce::from(sealed.nonce),
                 Payload {
                     msg: &sealed.ciphertext,
                     aad: aad.as_bytes(),
