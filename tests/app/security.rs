@@ -182,6 +182,27 @@ const ROUTES: &[Row] = &[
     ),
     (
         "GET",
+        "/admin/oauth-apps",
+        "/admin/oauth-apps",
+        &[],
+        [303, 403, 403, 200],
+    ),
+    (
+        "GET",
+        "/admin/oauth-apps/{id}",
+        "/admin/oauth-apps/strava",
+        &[],
+        [303, 403, 403, 200],
+    ),
+    (
+        "POST",
+        "/admin/oauth-apps/{id}",
+        "/admin/oauth-apps/strava",
+        &[("display_name", "")],
+        [303, 403, 403, 422],
+    ),
+    (
+        "GET",
         "/activities",
         "/activities",
         &[],
