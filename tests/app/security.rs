@@ -574,6 +574,7 @@ async fn the_design_page_is_for_admins_only_in_production() {
     let app = TestApp::spawn_with(crate::support::Spawn {
         vars: vec![
             ("PIERRE_ENV", "production".into()),
+            ("PIERRE_DATA_KEYS", format!("k1:{key}")),
             ("PIERRE_SECRET_KEY", key),
             // Plain-HTTP test server; the cookies are Secure, so send them by hand below.
             ("PIERRE_PUBLIC_URL", "https://pierre.example.org".into()),
