@@ -109,7 +109,7 @@ pub async fn run(settings: &Settings, command: AdminCommand) -> ExitCode {
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
     /// Re-encrypt every secret at rest (OAuth app secrets, provider tokens)
-    /// with the current key, the first of PIERRE_DATA_KEYS, in one
+    /// with the current key, the first of `PIERRE_DATA_KEYS`, in one
     /// transaction. Values already under that key are left as they are, so
     /// running it again changes nothing.
     Rotate,

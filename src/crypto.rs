@@ -270,7 +270,7 @@ impl Aad {
         ))
     }
 
-    fn as_bytes(&self) -> &[u8] {
+    const fn as_bytes(&self) -> &[u8] {
         self.0.as_bytes()
     }
 }
@@ -407,7 +407,7 @@ mod tests {
             keys.open(&tampered, &aad).unwrap_err(),
             CryptoError::Authentication
         );
-        let mut nonce_flipped = sealed.clone();
+        let mut nonce_flipped = sealed;
         nonce_flipped.nonce[0] ^= 0x80;
         assert_eq!(
             keys.open(&nonce_flipped, &aad).unwrap_err(),

@@ -189,10 +189,11 @@ pub struct Rotated {
     pub resealed: u64,
 }
 
-/// Re-encrypt every sealed value not under the current key with it. Run it
-/// inside a transaction: the rows are locked while they are rewritten, and an
-/// error leaves everything as it was. Values already under the current key are
-/// left alone, so running it again re-encrypts nothing.
+/// Re-encrypt every sealed value not under the current key with it.
+///
+/// Run it inside a transaction: the rows are locked while they are rewritten,
+/// and an error leaves everything as it was. Values already under the current
+/// key are left alone, so running it again re-encrypts nothing.
 ///
 /// # Errors
 /// Database errors, or a value that cannot be opened with the configured keys.

@@ -479,16 +479,16 @@ fn secret_field(
     Some(SecretString::from(raw.to_owned()))
 }
 
-async fn save(
-    req: HttpRequest,
-    ctx: PageContext,
-    state: web::Data<AppState>,
-    admin: RequireAdmin,
-    path: web::Path<String>,
-    form: web::Form<AppForm>,
-) -> Result<HttpResponse, AppError> {
-    let provider = provider_of(&path)?;
-    let form = form.into_inner();
+/// A validated form: the values to show again, what to save, and the errors.
+struct Validated {
+    view: AppFormView,
+    secret: Option<SecretString>,
+    verify: Option<SecretString>,
+    limits: [i32; 4],
+    errors: FieldErrors,
+}
+
+fn validate(form: &AppForm, stored: Option<&AppRow>) -> Validated {
     let mut errors = FieldErrors::default();
     let display_name = text_field(
         &mut errors,
@@ -519,8 +519,8 @@ async fn save(
         &form.webhook_verify_token,
     );
     let view = AppFormView {
-        display_name: display_name.clone(),
-        client_id: client_id.clone(),
+        display_name,
+        client_id,
         authorize_url: endpoint_url(
             &mut errors,
             "authorize_url",
@@ -541,70 +541,88 @@ async fn save(
         read_limit_short: form.read_limit_short.trim().to_owned(),
         read_limit_daily: form.read_limit_daily.trim().to_owned(),
     };
-    let limits = [
-        limit_field(
-            &mut errors,
-            "limit_short",
-            "The 15-minute limit",
-            &view.limit_short,
-        ),
-        limit_field(
-            &mut errors,
-            "limit_daily",
-            "The daily limit",
-            &view.limit_daily,
-        ),
-        limit_field(
-            &mut errors,
-            "read_limit_short",
-            "The 15-minute read limit",
-            &view.read_limit_short,
-        ),
-        limit_field(
-            &mut errors,
-            "read_limit_daily",
-            "The daily read limit",
-            &view.read_limit_daily,
-        ),
-    ];
-    if errors.get("limit_daily").is_none()
-        && errors.get("limit_short").is_none()
-        && limits[1] < limits[0]
-    {
-        errors.add(
-            "limit_daily",
-            "The daily limit cannot be lower than the 15-minute limit.",
-        );
-    }
-    if errors.get("read_limit_short").is_none() && limits[2] > limits[0] && limits[0] > 0 {
-        errors.add(
-            "read_limit_short",
-            "The read limit cannot exceed the overall 15-minute limit.",
-        );
-    }
-    if errors.get("read_limit_daily").is_none() && limits[3] > limits[1] && limits[1] > 0 {
-        errors.add(
-            "read_limit_daily",
-            "The daily read limit cannot exceed the overall daily limit.",
-        );
-    }
-
-    let loaded = load(&state, provider).await?;
+    let limits = limits_of(&mut errors, &view);
     if view.enabled {
-        if client_id.is_empty() {
+        if view.client_id.is_empty() {
             errors.add("client_id", "Enter the client id before enabling the app.");
         }
-        let stored = loaded
-            .app
-            .as_ref()
-            .is_some_and(|a| a.client_secret.is_some());
-        if secret.is_none() && !stored {
+        if secret.is_none() && stored.is_none_or(|a| a.client_secret.is_none()) {
             errors.add(
                 "client_secret",
                 "Enter the client secret before enabling the app.",
             );
         }
     }
+    Validated {
+        view,
+        secret,
+        verify,
+        limits,
+        errors,
+    }
+}
+
+/// The four rate limits, checked against each other.
+fn limits_of(errors: &mut FieldErrors, view: &AppFormView) -> [i32; 4] {
+    let limits = [
+        limit_field(
+            errors,
+            "limit_short",
+            "The 15-minute limit",
+            &view.limit_short,
+        ),
+        limit_field(errors, "limit_daily", "The daily limit", &view.limit_daily),
+        limit_field(
+            errors,
+            "read_limit_short",
+            "The 15-minute read limit",
+            &view.read_limit_short,
+        ),
+        limit_field(
+            errors,
+            "read_limit_daily",
+            "The daily read limit",
+            &view.read_limit_daily,
+        ),
+    ];
+    if limits[0] > 0 && limits[1] > 0 && limits[1] < limits[0] {
+        errors.add(
+            "limit_daily",
+            "The daily limit cannot be lower than the 15-minute limit.",
+        );
+    }
+    if limits[0] > 0 && limits[2] > limits[0] {
+        errors.add(
+            "read_limit_short",
+            "The read limit cannot exceed the overall 15-minute limit.",
+        );
+    }
+    if limits[1] > 0 && limits[3] > limits[1] {
+        errors.add(
+            "read_limit_daily",
+            "The daily read limit cannot exceed the overall daily limit.",
+        );
+    }
+    limits
+}
+
+async fn save(
+    req: HttpRequest,
+    ctx: PageContext,
+    state: web::Data<AppState>,
+    admin: RequireAdmin,
+    path: web::Path<String>,
+    form: web::Form<AppForm>,
+) -> Result<HttpResponse, AppError> {
+    let provider = provider_of(&path)?;
+    let loaded = load(&state, provider).await?;
+    let Validated {
+        view,
+        secret,
+        verify,
+        limits,
+        errors,
+    } = validate(&form, loaded.app.as_ref());
     if !errors.is_empty() {
         let typed_secret = secret.is_some() || verify.is_some();
         let mut edit = page(ctx, &state, provider, &loaded, view);

@@ -93,6 +93,75 @@ async fn audit_rows(app: &TestApp) -> Vec<(String, serde_json::Value)> {
     .unwrap()
 }
 
+/// Created, then two changes; names of fields, never a secret.
+async fn audited_without_secrets(app: &TestApp, client: &reqwest::Client) {
+    // Audited: created, then two changes; names of fields, never a secret.
+    let events = audit_rows(app).await;
+    let types: Vec<&str> = events.iter().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(
+        types,
+        [
+            "oauth_app_created",
+            "oauth_app_changed",
+            "oauth_app_changed"
+        ]
+    );
+    assert_eq!(events[1].1["changed"], serde_json::json!(["client_id"]));
+    assert_eq!(events[2].1["changed"], serde_json::json!(["client_secret"]));
+    assert_eq!(events[0].1["provider"], "strava");
+    for (_, details) in &events {
+        let text = details.to_string();
+        for secret in [SECRET, VERIFY, "replacement-secret-0b2"] {
+            assert!(!text.contains(secret), "{text}");
+        }
+    }
+    let audit_page = client
+        .get(app.url("/admin/audit"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(audit_page.contains("oauth_app_changed"));
+    assert!(!audit_page.contains(SECRET));
+}
+
+async fn connected_athletes_are_counted(app: &TestApp, client: &reqwest::Client) {
+    // Connected athletes are counted from provider_connections.
+    let athlete = crate::accounts::create_user(app, "rider@example.org", &["athlete"]).await;
+    sqlx::query("INSERT INTO provider_connections (user_id, provider, external_athlete_id) VALUES ($1, 'strava', '991')")
+        .bind(athlete)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let list = client
+        .get(app.url("/admin/oauth-apps"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        text_of(&html(&list), "tr[data-provider=strava] .app-connected").unwrap(),
+        "1"
+    );
+}
+
+async fn no_plaintext_in_the_row(app: &TestApp) {
+    let raw_text: String = sqlx::query_scalar("SELECT row_to_json(a)::text FROM oauth_apps a")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert!(!raw_text.contains(SECRET) && !raw_text.contains(VERIFY));
+    let scopes: String = sqlx::query_scalar("SELECT scopes FROM oauth_apps")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(scopes, "read,activity:read_all");
+}
+
 #[tokio::test]
 async fn admin_saves_an_app_whose_secrets_are_sealed_and_never_shown() {
     let keys_var = format!("k1:{}", key(1));
@@ -164,17 +233,7 @@ async fn admin_saves_an_app_whose_secrets_are_sealed_and_never_shown() {
         )
         .is_err()
     );
-    let raw_text: String = sqlx::query_scalar("SELECT row_to_json(a)::text FROM oauth_apps a")
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
-    assert!(!raw_text.contains(SECRET) && !raw_text.contains(VERIFY));
-    let scopes: String = sqlx::query_scalar("SELECT scopes FROM oauth_apps")
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
-    assert_eq!(scopes, "read,activity:read_all");
-
+    no_plaintext_in_the_row(&app).await;
     // The page never shows the secrets, only that they are set.
     let page = client
         .get(app.url("/admin/oauth-apps/strava?done=saved"))
@@ -251,56 +310,8 @@ async fn admin_saves_an_app_whose_secrets_are_sealed_and_never_shown() {
         "/admin/oauth-apps/strava?done=unchanged"
     );
 
-    // Audited: created, then two changes; names of fields, never a secret.
-    let events = audit_rows(&app).await;
-    let types: Vec<&str> = events.iter().map(|(t, _)| t.as_str()).collect();
-    assert_eq!(
-        types,
-        [
-            "oauth_app_created",
-            "oauth_app_changed",
-            "oauth_app_changed"
-        ]
-    );
-    assert_eq!(events[1].1["changed"], serde_json::json!(["client_id"]));
-    assert_eq!(events[2].1["changed"], serde_json::json!(["client_secret"]));
-    assert_eq!(events[0].1["provider"], "strava");
-    for (_, details) in &events {
-        let text = details.to_string();
-        for secret in [SECRET, VERIFY, "replacement-secret-0b2"] {
-            assert!(!text.contains(secret), "{text}");
-        }
-    }
-    let audit_page = client
-        .get(app.url("/admin/audit"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(audit_page.contains("oauth_app_changed"));
-    assert!(!audit_page.contains(SECRET));
-
-    // Connected athletes are counted from provider_connections.
-    let athlete = crate::accounts::create_user(&app, "rider@example.org", &["athlete"]).await;
-    sqlx::query("INSERT INTO provider_connections (user_id, provider, external_athlete_id) VALUES ($1, 'strava', '991')")
-        .bind(athlete)
-        .execute(&app.db)
-        .await
-        .unwrap();
-    let list = client
-        .get(app.url("/admin/oauth-apps"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert_eq!(
-        text_of(&html(&list), "tr[data-provider=strava] .app-connected").unwrap(),
-        "1"
-    );
+    audited_without_secrets(&app, &client).await;
+    connected_athletes_are_counted(&app, &client).await;
 }
 
 #[tokio::test]
