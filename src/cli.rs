@@ -1,5 +1,6 @@
 //! `pierre admin …`: create administrators and change roles from the command
-//! line (the way to get the first admin of an instance).
+//! line (the way to get the first admin of an instance), and `pierre keys
+//! rotate`, which re-encrypts the secrets at rest with the current data key.
 //!
 //! Every command prints one line: what was done on standard output, or
 //! `error: …` on standard error. Exit status:
@@ -101,7 +102,59 @@ impl From<sqlx::Error> for Failure {
 
 /// Run one admin command; prints its one line and returns the exit status.
 pub async fn run(settings: &Settings, command: AdminCommand) -> ExitCode {
-    match execute(settings, command).await {
+    report(execute(settings, command).await)
+}
+
+/// `pierre keys …` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Re-encrypt every secret at rest (OAuth app secrets, provider tokens)
+    /// with the current key, the first of `PIERRE_DATA_KEYS`, in one
+    /// transaction. Values already under that key are left as they are, so
+    /// running it again changes nothing.
+    Rotate,
+}
+
+/// Run one keys command; prints its one line and returns the exit status
+/// (as the admin commands; 1 when a value cannot be decrypted).
+pub async fn run_keys(settings: &Settings, command: KeysCommand) -> ExitCode {
+    report(match command {
+        KeysCommand::Rotate => rotate_keys(settings).await,
+    })
+}
+
+async fn rotate_keys(settings: &Settings) -> Result<String, Failure> {
+    use pierre::db::oauth_apps::{self, RotateError};
+    let keys = &settings.data_keys;
+    let pool = connect(settings).await?;
+    let mut tx = pool.begin().await?;
+    let rotated = oauth_apps::rotate_keys(&mut tx, keys)
+        .await
+        .map_err(|err| match err {
+            RotateError::Database(err) => Failure::from(err),
+            RotateError::Crypto { .. } => refused(format!(
+                "{err}; nothing was re-encrypted (key ids configured: {})",
+                keys.ids().join(", ")
+            )),
+        })?;
+    tx.commit().await?;
+    pool.close().await;
+    let current = keys.current_id();
+    Ok(format!(
+        "Re-encrypted {} of {} secret value{} with the key {current}{}.",
+        rotated.resealed,
+        rotated.examined,
+        if rotated.examined == 1 { "" } else { "s" },
+        if rotated.resealed == 0 {
+            "; nothing needed doing"
+        } else {
+            ""
+        }
+    ))
+}
+
+fn report(result: Result<String, Failure>) -> ExitCode {
+    match result {
         Ok(message) => {
             println!("{message}");
             ExitCode::SUCCESS

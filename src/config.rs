@@ -144,6 +144,11 @@ pub struct Settings {
     pub secret_key: SecretKey,
     /// True when the key was generated because none was configured (development only).
     pub secret_key_generated: bool,
+    /// Keys for secrets at rest (`PIERRE_DATA_KEYS`; the first encrypts).
+    pub data_keys: crate::crypto::DataKeys,
+    /// True when `PIERRE_DATA_KEYS` was unset and the key was derived from the
+    /// secret key (development only).
+    pub data_keys_derived: bool,
     /// The URL people use to reach Pierre (behind Nginx in production).
     pub public_url: Url,
     /// Origins allowed to call the JSON API cross-origin. Empty: same-origin only.
@@ -228,6 +233,7 @@ impl Settings {
 
         let (secret_key, secret_key_generated) = secret_key(&env, environment)?;
         let public_url = public_url(&env, environment, http_host, http_port)?;
+        let (data_keys, data_keys_derived) = data_keys(&env, environment, &secret_key)?;
 
         let cors_allowed_origins = env
             .list("CORS_ALLOWED_ORIGINS")
@@ -300,6 +306,8 @@ impl Settings {
             log_filter,
             secret_key,
             secret_key_generated,
+            data_keys,
+            data_keys_derived,
             public_url,
             cors_allowed_origins,
             trusted_proxies,
@@ -475,6 +483,26 @@ fn secret_key(env: &Env<'_>, environment: Environment) -> Result<(SecretKey, boo
     })
 }
 
+fn data_keys(
+    env: &Env<'_>,
+    environment: Environment,
+    secret_key: &SecretKey,
+) -> Result<(crate::crypto::DataKeys, bool), ConfigError> {
+    match env.get("PIERRE_DATA_KEYS") {
+        Some(raw) => crate::crypto::DataKeys::parse(&raw)
+            .map(|keys| (keys, false))
+            .map_err(|problem| ConfigError::new("PIERRE_DATA_KEYS", problem)),
+        None if environment.is_production() => Err(ConfigError::new(
+            "PIERRE_DATA_KEYS",
+            "is required in production: id:key entries, comma-separated, current key first, each key 32 random bytes base64-encoded (for example `2026a:$(openssl rand -base64 32)`)",
+        )),
+        None => Ok((
+            crate::crypto::DataKeys::derive_dev(secret_key.expose()),
+            true,
+        )),
+    }
+}
+
 fn public_url(
     env: &Env<'_>,
     environment: Environment,
@@ -635,6 +663,8 @@ mod tests {
         assert_eq!(s.metrics_addr, SocketAddr::from(([127, 0, 0, 1], 9091)));
         assert!(s.secret_key_generated);
         assert_eq!(s.secret_key.expose().len(), 32);
+        assert!(s.data_keys_derived);
+        assert_eq!(s.data_keys.current_id(), "dev");
         assert_eq!(s.public_url.as_str(), "http://127.0.0.1:8081/");
         assert!(s.cors_allowed_origins.is_empty());
         assert!(s.trusted_proxies.is_empty());
@@ -672,6 +702,8 @@ mod tests {
             ("PIERRE_MIGRATE_ON_START", "maybe"),
             ("SESSION_IDLE_TIMEOUT_SECS", "5"),
             ("SESSION_ABSOLUTE_TIMEOUT_SECS", "120"),
+            ("PIERRE_DATA_KEYS", "k1"),
+            ("PIERRE_DATA_KEYS", "k1:c2hvcnQ="),
         ];
         for (var, value) in cases {
             let err = settings(&[(var, value)]).unwrap_err();
@@ -687,12 +719,23 @@ mod tests {
         let err =
             settings(&[("PIERRE_ENV", "production"), ("PIERRE_SECRET_KEY", &key)]).unwrap_err();
         assert_eq!(err.var, "PIERRE_PUBLIC_URL");
-        let s = settings(&[
+        let err = settings(&[
             ("PIERRE_ENV", "production"),
             ("PIERRE_SECRET_KEY", &key),
             ("PIERRE_PUBLIC_URL", "https://pierre.example.org"),
         ])
+        .unwrap_err();
+        assert_eq!(err.var, "PIERRE_DATA_KEYS");
+        let data_keys = format!("2026a:{key}");
+        let s = settings(&[
+            ("PIERRE_ENV", "production"),
+            ("PIERRE_SECRET_KEY", &key),
+            ("PIERRE_PUBLIC_URL", "https://pierre.example.org"),
+            ("PIERRE_DATA_KEYS", &data_keys),
+        ])
         .unwrap();
+        assert_eq!(s.data_keys.current_id(), "2026a");
+        assert!(!s.data_keys_derived);
         assert!(s.is_https());
         assert_eq!(s.session_cookie_name(), "__Host-pierre_session");
         assert!(!s.secret_key_generated);
@@ -700,6 +743,7 @@ mod tests {
             ("PIERRE_ENV", "production"),
             ("PIERRE_SECRET_KEY", &key),
             ("PIERRE_PUBLIC_URL", "http://pierre.example.org"),
+            ("PIERRE_DATA_KEYS", &data_keys),
         ])
         .unwrap_err();
         assert_eq!(err.var, "PIERRE_PUBLIC_URL");
@@ -732,6 +776,7 @@ mod tests {
         ])
         .unwrap();
         let shown = format!("{s:?}");
+        assert!(shown.contains("DataKeys"), "{shown}");
         assert!(!shown.contains("hunter2secret"), "{shown}");
         assert!(!shown.contains(&key), "{shown}");
         assert!(shown.contains("redacted"));

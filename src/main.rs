@@ -26,6 +26,9 @@ enum Command {
     /// Administrators and roles: create an admin, grant or revoke a role.
     #[command(subcommand)]
     Admin(cli::AdminCommand),
+    /// Keys for secrets at rest: re-encrypt everything with the current key.
+    #[command(subcommand)]
+    Keys(cli::KeysCommand),
     /// Store a demo athlete with two years of synthetic activities (once; prints the sign-in).
     SeedDemo {
         /// How many days of training, ending today.
@@ -108,6 +111,12 @@ fn main() -> ExitCode {
              sessions and encrypted data will not survive a restart"
         );
     }
+    if settings.data_keys_derived && matches!(command, Command::Serve) {
+        tracing::warn!(
+            "PIERRE_DATA_KEYS is not set: secrets at rest use a key derived from PIERRE_SECRET_KEY \
+             (key id \"dev\", development only); set PIERRE_DATA_KEYS before storing real secrets"
+        );
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -128,6 +137,7 @@ fn main() -> ExitCode {
             Command::Migrate => migrate(&settings).await.map(|()| ExitCode::SUCCESS),
             // Admin commands report their own outcome: one line, a specific status.
             Command::Admin(admin) => Ok(cli::run(&settings, admin).await),
+            Command::Keys(keys) => Ok(cli::run_keys(&settings, keys).await),
             Command::SeedDemo { days } => {
                 seed_demo(&settings, days).await.map(|()| ExitCode::SUCCESS)
             }

@@ -20,6 +20,8 @@ pub mod event {
     pub const USER_DELETED: &str = "user_deleted";
     pub const ACCOUNT_DELETED: &str = "account_deleted";
     pub const ADMIN_CREATED: &str = "admin_created";
+    pub const OAUTH_APP_CREATED: &str = "oauth_app_created";
+    pub const OAUTH_APP_CHANGED: &str = "oauth_app_changed";
 
     /// Every type, for the audit page's filter.
     pub const ALL: &[&str] = &[
@@ -37,6 +39,8 @@ pub mod event {
         USER_DELETED,
         ACCOUNT_DELETED,
         ADMIN_CREATED,
+        OAUTH_APP_CREATED,
+        OAUTH_APP_CHANGED,
     ];
 }
 

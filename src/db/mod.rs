@@ -16,6 +16,7 @@ pub mod audit;
 pub mod calendar;
 pub mod dashboard;
 pub mod jobs;
+pub mod oauth_apps;
 pub mod records;
 pub mod suggestions;
 pub mod summaries;

@@ -10,6 +10,7 @@ pub mod account_export;
 pub mod activities;
 pub mod activity_analysis;
 pub mod admin;
+pub mod admin_oauth;
 pub mod assets;
 pub mod auth;
 pub mod calendar;
@@ -48,4 +49,5 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     calendar::configure(cfg);
     records::configure(cfg);
     admin::configure(cfg);
+    admin_oauth::configure(cfg);
 }

@@ -5,7 +5,7 @@
 // paint (no flash of the expanded phone menu); everything else listens on
 // `document`, so nothing needs the DOM to be parsed yet.
 //
-// Sections: theme · phone menu · dialogs · dismiss · toasts · htmx (progress
+// Sections: theme · phone menu · dialogs · dismiss · copy · toasts · htmx (progress
 // bar, CSRF header, error toasts) · file drop zone.
 (() => {
   "use strict";
@@ -66,6 +66,11 @@
       closer.closest("dialog")?.close();
       return;
     }
+    const copier = closest(event, "[data-copy]");
+    if (copier instanceof HTMLElement) {
+      copyText(copier.dataset.copy || "");
+      return;
+    }
     const toaster = closest(event, "[data-toast]");
     if (toaster instanceof HTMLElement) {
       const d = toaster.dataset;
@@ -95,6 +100,21 @@
       menuButton.focus();
     }
   });
+
+  // --- Copy to clipboard ------------------------------------------------------
+  // <button data-copy="some-id"> copies the text of #some-id and says so.
+  function copyText(id) {
+    const source = document.getElementById(id);
+    const text = source ? (source.textContent || "").trim() : "";
+    if (!text || !navigator.clipboard) {
+      toast("warning", "Could not copy", "Select the text and copy it by hand.");
+      return;
+    }
+    navigator.clipboard.writeText(text).then(
+      () => toast("success", "Copied", text),
+      () => toast("warning", "Could not copy", "Select the text and copy it by hand."),
+    );
+  }
 
   // --- Toasts ---------------------------------------------------------------
   // Cloned from <template id="toast-template"> in base.html (built from the

@@ -23,6 +23,7 @@ mod headers;
 mod health;
 mod metrics;
 mod nginx;
+mod oauth_apps;
 mod pg_count;
 mod provider_sim;
 mod security;

@@ -182,6 +182,27 @@ const ROUTES: &[Row] = &[
     ),
     (
         "GET",
+        "/admin/oauth-apps",
+        "/admin/oauth-apps",
+        &[],
+        [303, 403, 403, 200],
+    ),
+    (
+        "GET",
+        "/admin/oauth-apps/{id}",
+        "/admin/oauth-apps/strava",
+        &[],
+        [303, 403, 403, 200],
+    ),
+    (
+        "POST",
+        "/admin/oauth-apps/{id}",
+        "/admin/oauth-apps/strava",
+        &[("display_name", "")],
+        [303, 403, 403, 422],
+    ),
+    (
+        "GET",
         "/activities",
         "/activities",
         &[],
@@ -553,6 +574,7 @@ async fn the_design_page_is_for_admins_only_in_production() {
     let app = TestApp::spawn_with(crate::support::Spawn {
         vars: vec![
             ("PIERRE_ENV", "production".into()),
+            ("PIERRE_DATA_KEYS", format!("k1:{key}")),
             ("PIERRE_SECRET_KEY", key),
             // Plain-HTTP test server; the cookies are Secure, so send them by hand below.
             ("PIERRE_PUBLIC_URL", "https://pierre.example.org".into()),

@@ -81,6 +81,8 @@ pub struct Spawn {
     pub extra: Option<ExtraRoutes>,
     /// Connect the app through this address instead of directly (fault injection).
     pub database_url: Option<String>,
+    /// Use this existing database (a second instance) instead of a new one.
+    pub database: Option<String>,
 }
 
 impl TestApp {
@@ -89,7 +91,10 @@ impl TestApp {
     }
 
     pub async fn spawn_with(options: Spawn) -> Self {
-        let database = create_database().await;
+        let database = match options.database {
+            Some(name) => name,
+            None => create_database().await,
+        };
         let direct_url = url_for(&database);
         let app_url = options.database_url.as_ref().map_or_else(
             || direct_url.clone(),
