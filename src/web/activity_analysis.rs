@@ -5,6 +5,7 @@ use crate::analytics::curves::DURATION_LADDER;
 use crate::analytics::summary::{self, Thresholds};
 use crate::charts::{self, Chart, Emphasis, Series, XScale};
 use crate::domain::{Sport, Streams};
+use crate::web::format;
 
 /// A titled chart: (heading, SVG).
 pub type Figure = (String, String);
@@ -84,7 +85,7 @@ fn ladder_points(values: &[Option<f32>]) -> Vec<(f64, f64)> {
         .collect()
 }
 
-/// A duration on the ladder, short: `5 s`, `20 min`, `1 h 30 min`.
+/// A ladder duration for a chart axis ([`format::ladder_duration`]).
 #[must_use]
 pub fn duration_label(seconds: f64) -> String {
     #[expect(
@@ -92,13 +93,8 @@ pub fn duration_label(seconds: f64) -> String {
         clippy::cast_sign_loss,
         reason = "ladder durations"
     )]
-    let s = seconds.round().max(0.0) as u64;
-    match s {
-        s if s < 60 => format!("{s} s"),
-        s if s < 3600 => format!("{} min", s / 60),
-        s if s % 3600 == 0 => format!("{} h", s / 3600),
-        s => format!("{} h {} min", s / 3600, (s % 3600) / 60),
-    }
+    let s = seconds.round().max(0.0) as usize;
+    format::ladder_duration(s)
 }
 
 /// A mean-max power chart: `front` drawn normally, `behind` as the context

@@ -349,8 +349,6 @@ pub struct RecordView {
     pub new: bool,
 }
 
-const NEW_RECORD_DAYS: i64 = 14;
-
 fn record_view(
     label: String,
     r: &Record,
@@ -364,24 +362,8 @@ fn record_view(
         detail,
         date: r.day.format("%-d %b %Y").to_string(),
         href: format!("/activities/{}", r.activity),
-        new: (today - r.day).num_days() < NEW_RECORD_DAYS,
+        new: format::is_new_record(r.day, today),
     }
-}
-
-fn effort_label(metres: f64) -> String {
-    match metres {
-        m if (m - 1609.344).abs() < 0.01 => "1 mile".to_owned(),
-        m if (m - 21_097.5).abs() < 0.01 => "Half marathon".to_owned(),
-        m if (m - 42_195.0).abs() < 0.01 => "Marathon".to_owned(),
-        m if m >= 1000.0 => format!("{:.0} km", m / 1000.0),
-        m => format!("{m:.0} m"),
-    }
-}
-
-fn duration_label(seconds: usize) -> String {
-    #[expect(clippy::cast_precision_loss, reason = "ladder durations are small")]
-    let s = seconds as f64;
-    crate::web::activity_analysis::duration_label(s)
 }
 
 /// Power durations shown as records on the dashboard.
@@ -395,7 +377,7 @@ fn efforts(s: &Summary, today: NaiveDate, units: Units) -> Vec<RecordView> {
             let r = r.as_ref()?;
             let seconds = f64::from(r.value);
             Some(record_view(
-                effort_label(*d),
+                format::effort_distance(*d),
                 r,
                 format::clock(seconds),
                 format::pace(Some(d / seconds), units),
@@ -413,7 +395,7 @@ fn power_records(s: &Summary, today: NaiveDate) -> Vec<RecordView> {
         .filter_map(|(d, r)| {
             let r = r.as_ref()?;
             Some(record_view(
-                duration_label(*d),
+                format::ladder_duration(*d),
                 r,
                 format!("{:.0} W", r.value),
                 String::new(),
@@ -431,7 +413,7 @@ fn new_records(s: &Summary, today: NaiveDate, units: Units) -> Vec<RecordView> {
         .filter_map(|(d, r)| {
             let r = r.as_ref()?;
             Some(record_view(
-                format!("Best {} power", duration_label(*d)),
+                format!("Best {} power", format::ladder_duration(*d)),
                 r,
                 format!("{:.0} W", r.value),
                 String::new(),
@@ -805,12 +787,6 @@ mod tests {
 
     #[test]
     fn labels() {
-        assert_eq!(effort_label(1609.344), "1 mile");
-        assert_eq!(effort_label(5000.0), "5 km");
-        assert_eq!(effort_label(400.0), "400 m");
-        assert_eq!(duration_label(1200), "20 min");
-        assert_eq!(duration_label(5400), "1 h 30 min");
-        assert_eq!(duration_label(7200), "2 h");
         assert_eq!(Range::parse(Some("bogus")), Range::NinetyDays);
         assert_eq!(
             Range::parse(Some("all")).first_day(NaiveDate::default()),

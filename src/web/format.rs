@@ -187,6 +187,49 @@ pub fn local_date_time(start: DateTime<Utc>, utc_offset_s: Option<i32>) -> Strin
     )
 }
 
+/// A duration of the mean-max ladder: `5 s`, `1 min 30 s`, `20 min`, `2 h 30 min`.
+#[must_use]
+pub fn ladder_duration(s: usize) -> String {
+    if s < 60 {
+        format!("{s} s")
+    } else if s < 3600 {
+        let (m, r) = (s / 60, s % 60);
+        if r == 0 {
+            format!("{m} min")
+        } else {
+            format!("{m} min {r} s")
+        }
+    } else {
+        let (h, m) = (s / 3600, (s % 3600) / 60);
+        if m == 0 {
+            format!("{h} h")
+        } else {
+            format!("{h} h {m} min")
+        }
+    }
+}
+
+/// The name of a best-effort distance: `400 m`, `1 km`, `1 mile`, `Half marathon`.
+#[must_use]
+pub fn effort_distance(metres: f64) -> String {
+    match metres {
+        m if (m - 1609.344).abs() < 0.01 => "1 mile".to_owned(),
+        m if (m - 21_097.5).abs() < 0.01 => "Half marathon".to_owned(),
+        m if (m - 42_195.0).abs() < 0.01 => "Marathon".to_owned(),
+        m if m >= 1000.0 => format!("{:.0} km", m / 1000.0),
+        m => format!("{m:.0} m"),
+    }
+}
+
+/// Records set within this many days (today included) are marked "new".
+pub const NEW_RECORD_DAYS: i64 = 14;
+
+/// Whether a record set on `day` is "new" on `today`.
+#[must_use]
+pub fn is_new_record(day: chrono::NaiveDate, today: chrono::NaiveDate) -> bool {
+    (today - day).num_days() < NEW_RECORD_DAYS
+}
+
 /// An integer with thousands separators: `1,380`.
 #[must_use]
 pub fn thousands(n: i64) -> String {
@@ -206,6 +249,23 @@ pub fn thousands(n: i64) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn ladder_durations_effort_distances_and_new_records() {
+        assert_eq!(ladder_duration(5), "5 s");
+        assert_eq!(ladder_duration(60), "1 min");
+        assert_eq!(ladder_duration(90), "1 min 30 s");
+        assert_eq!(ladder_duration(1200), "20 min");
+        assert_eq!(ladder_duration(3600), "1 h");
+        assert_eq!(ladder_duration(5400), "1 h 30 min");
+        assert_eq!(ladder_duration(7200), "2 h");
+        assert_eq!(effort_distance(1609.344), "1 mile");
+        assert_eq!(effort_distance(5000.0), "5 km");
+        assert_eq!(effort_distance(400.0), "400 m");
+        let day = |d| chrono::NaiveDate::from_ymd_opt(2026, 11, d).unwrap();
+        assert!(is_new_record(day(15), day(28)));
+        assert!(!is_new_record(day(14), day(28)));
+    }
 
     #[test]
     fn thousands_are_separated() {

@@ -31,20 +31,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// Days over which the "recent" records are taken.
 pub const RECENT_DAYS: i64 = 90;
-/// Records set within this many days (today included) are marked "new".
-pub const NEW_DAYS: i64 = 14;
 /// The power durations shown as tiles above the full table.
 const HIGHLIGHTS: [usize; 5] = [5, 60, 300, 1200, 3600];
-/// Names of [`BEST_EFFORT_DISTANCES`], in order.
-const EFFORT_LABELS: [&str; 7] = [
-    "400 m",
-    "1 km",
-    "1 mile",
-    "5 km",
-    "10 km",
-    "Half marathon",
-    "Marathon",
-];
 
 /// Where a record was set.
 #[derive(Debug)]
@@ -69,7 +57,7 @@ pub struct PowerRow {
 #[derive(Debug)]
 pub struct EffortRow {
     pub metres: String,
-    pub label: &'static str,
+    pub label: String,
     pub time: String,
     pub pace: String,
     pub set: Option<SetBy>,
@@ -90,27 +78,6 @@ struct Page {
     recent_from: String,
 }
 
-/// `5 s`, `1 min 30 s`, `1 h`, `2 h 30 min`.
-fn duration_label(s: usize) -> String {
-    if s < 60 {
-        format!("{s} s")
-    } else if s < 3600 {
-        let (m, r) = (s / 60, s % 60);
-        if r == 0 {
-            format!("{m} min")
-        } else {
-            format!("{m} min {r} s")
-        }
-    } else {
-        let (h, m) = (s / 3600, (s % 3600) / 60);
-        if m == 0 {
-            format!("{h} h")
-        } else {
-            format!("{h} h {m} min")
-        }
-    }
-}
-
 struct Ctx<'a> {
     today: NaiveDate,
     names: &'a HashMap<Uuid, String>,
@@ -128,7 +95,7 @@ impl Ctx<'_> {
                 .cloned()
                 .unwrap_or_else(|| "Activity".to_owned()),
             date: r.day.format("%Y-%m-%d").to_string(),
-            new: r.day > self.today - TimeDelta::days(NEW_DAYS),
+            new: format::is_new_record(r.day, self.today),
         }
     }
 
@@ -136,7 +103,7 @@ impl Ctx<'_> {
         let watts = r.map(|r| f64::from(r.value));
         PowerRow {
             seconds,
-            label: duration_label(seconds),
+            label: format::ladder_duration(seconds),
             watts: format::watts(watts),
             wkg: match (watts, self.weight_kg) {
                 (Some(w), Some(kg)) if kg > 0.0 => format!("{:.2}", w / kg),
@@ -151,7 +118,7 @@ impl Ctx<'_> {
         let secs = r.map(|r| f64::from(r.value));
         EffortRow {
             metres: format!("{metres:.0}"),
-            label: EFFORT_LABELS.get(i).copied().unwrap_or_default(),
+            label: format::effort_distance(metres),
             time: format::duration(secs),
             pace: format::pace(secs.map(|s| metres / s), self.units),
             set: r.map(|r| self.set_by(r)),
@@ -249,13 +216,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn durations_are_labelled() {
-        assert_eq!(duration_label(5), "5 s");
-        assert_eq!(duration_label(60), "1 min");
-        assert_eq!(duration_label(90), "1 min 30 s");
-        assert_eq!(duration_label(3600), "1 h");
-        assert_eq!(duration_label(5400), "1 h 30 min");
-        assert_eq!(EFFORT_LABELS.len(), BEST_EFFORT_DISTANCES.len());
+    fn highlights_are_ladder_rungs() {
         assert!(HIGHLIGHTS.iter().all(|h| DURATION_LADDER.contains(h)));
     }
 }

@@ -196,7 +196,7 @@ pub fn suggestions(
                 ),
                 basis: format!(
                     "The pace you could hold for an hour by Riegel's formula, from your best {} in the last {} days: {} in",
-                    effort_label(effort.distance_m),
+                    format::effort_distance(effort.distance_m).to_lowercase(),
                     suggestions::EFFORT_WINDOW_DAYS,
                     format::clock(effort.time_s)
                 ),
@@ -210,15 +210,6 @@ pub fn suggestions(
         }
     }
     out
-}
-
-/// "5 km", "10 km", "half marathon", "marathon".
-fn effort_label(distance_m: f64) -> String {
-    match distance_m {
-        d if (d - 21_097.5).abs() < 1.0 => "half marathon".to_owned(),
-        d if (d - 42_195.0).abs() < 1.0 => "marathon".to_owned(),
-        d => format!("{:.0} km", d / 1000.0),
-    }
 }
 
 /// The recompute job's progress as the athlete sees it.
