@@ -2,13 +2,12 @@
 //! range switch, empty states, and threshold changes recomputing history.
 
 use chrono::{Datelike as _, NaiveDate, TimeDelta};
-use pierre::db::activities::{self, NewActivity, Source, Stored};
 use pierre::domain::{ParsedActivity, Sport};
 use pierre::synthetic::{self, AthleteProfile, PlannedSession, Workout};
 use uuid::Uuid;
 
 use crate::accounts::signed_in;
-use crate::support::{TestApp, html, text_of};
+use crate::support::{TestApp, html, store_activity, text_of};
 
 /// A one-hour synthetic activity on `day` at 08:00 UTC.
 pub fn activity_on(day: NaiveDate, sport: Sport, seed: u64) -> ParsedActivity {
@@ -37,27 +36,7 @@ pub async fn store_with_load(
     let mut metrics = pierre::training::metrics_for(parsed, &[]);
     metrics.load = load;
     metrics.load_source = pierre::analytics::load::LoadSource::Power;
-    let mut tx = app.db.begin().await.unwrap();
-    let stored = activities::insert(
-        &mut tx,
-        &NewActivity {
-            user_id: user,
-            source: Source::Upload,
-            external_id: None,
-            name: "Known load",
-            parsed,
-            file_sha256: None,
-            original: None,
-            metrics: Some(&metrics),
-        },
-    )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
-    match stored {
-        Stored::Imported(id) => id,
-        other => panic!("not imported: {other:?}"),
-    }
+    store_activity(app, user, "Known load", parsed, Some(&metrics)).await
 }
 
 fn metric(doc: &scraper::Html, name: &str) -> String {
@@ -248,25 +227,7 @@ async fn a_threshold_change_recomputes_history_in_the_background() {
     for (i, day) in [old_day, recent_day].into_iter().enumerate() {
         let parsed = activity_on(day, Sport::Cycling, 10 + i as u64);
         let metrics = pierre::training::metrics_for(&parsed, &[]);
-        let mut tx = app.db.begin().await.unwrap();
-        let Stored::Imported(id) = activities::insert(
-            &mut tx,
-            &NewActivity {
-                user_id: user,
-                source: Source::Upload,
-                external_id: None,
-                name: "Ride",
-                parsed: &parsed,
-                file_sha256: None,
-                original: None,
-                metrics: Some(&metrics),
-            },
-        )
-        .await
-        .unwrap() else {
-            panic!("not imported")
-        };
-        tx.commit().await.unwrap();
+        let id = store_activity(&app, user, "Ride", &parsed, Some(&metrics)).await;
         ids.push((id, parsed));
     }
     let load_of = |id: Uuid| {

@@ -291,3 +291,37 @@ pub fn server_addr() -> SocketAddr {
         .parse()
         .expect("the test database host is an IP address")
 }
+
+/// Store `parsed` for `user` with `metrics` through the importer's insert (in
+/// its own transaction, so the athlete's summary is maintained as on import);
+/// the new activity's id.
+pub async fn store_activity(
+    app: &TestApp,
+    user: uuid::Uuid,
+    name: &str,
+    parsed: &pierre::domain::ParsedActivity,
+    metrics: Option<&pierre::analytics::summary::ActivityMetrics>,
+) -> uuid::Uuid {
+    use pierre::db::activities::{self, NewActivity, Source, Stored};
+    let mut tx = app.db.begin().await.expect("begin");
+    let stored = activities::insert(
+        &mut tx,
+        &NewActivity {
+            user_id: user,
+            source: Source::Upload,
+            external_id: None,
+            name,
+            parsed,
+            file_sha256: None,
+            original: None,
+            metrics,
+        },
+    )
+    .await
+    .expect("insert");
+    tx.commit().await.expect("commit");
+    match stored {
+        Stored::Imported(id) => id,
+        other => panic!("not imported: {other:?}"),
+    }
+}

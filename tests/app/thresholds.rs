@@ -124,26 +124,7 @@ async fn store_synthetic(
     let mut parsed = pierre::synthetic::activity(profile, &session);
     parsed.utc_offset_s = Some(0);
     let metrics = pierre::training::metrics_for(&parsed, &[]);
-    let mut conn = app.db.acquire().await.unwrap();
-    let stored = pierre::db::activities::insert(
-        &mut conn,
-        &pierre::db::activities::NewActivity {
-            user_id,
-            source: pierre::db::activities::Source::Upload,
-            external_id: None,
-            name,
-            parsed: &parsed,
-            file_sha256: None,
-            original: None,
-            metrics: Some(&metrics),
-        },
-    )
-    .await
-    .unwrap();
-    match stored {
-        pierre::db::activities::Stored::Imported(id) => id,
-        other => panic!("not imported: {other:?}"),
-    }
+    crate::support::store_activity(app, user_id, name, &parsed, Some(&metrics)).await
 }
 
 /// Whitespace-normalised text of an element.
