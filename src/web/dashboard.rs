@@ -149,18 +149,6 @@ impl ChartCache {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
-
-    /// Entries held (tests).
-    #[must_use]
-    pub fn len(&self) -> usize {
-        self.entries.lock().map_or(0, |m| m.len())
-    }
-
-    /// Nothing cached (tests).
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 #[derive(Debug, Deserialize)]
