@@ -127,6 +127,18 @@ async fn the_dashboard_shows_fitness_fatigue_form_and_weekly_totals_from_known_l
             .count()
             >= 1
     );
+    // The rides carry power and the run distance: power curve, records,
+    // best efforts (all set within two weeks: "new") and the heat map are drawn.
+    let count = |sel: &str| doc.select(&scraper::Selector::parse(sel).unwrap()).count();
+    assert_eq!(count("#power-curve-svg-svg-title"), 1, "power curve");
+    assert!(count("#power-records tbody tr") >= 1);
+    assert!(count("#best-efforts tbody tr") >= 1);
+    assert!(count("#new-records li") >= 1);
+    assert_eq!(
+        count("#heat-map svg rect"),
+        365,
+        "one cell a day for a year"
+    );
 
     // The range switch over htmx returns only the range region.
     let res = client
