@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 use crate::db::jobs::{self, Job};
 use crate::db::{summaries, thresholds};
+use crate::providers::ProviderCtx;
 use crate::training::{RECOMPUTE_BATCH, recompute};
 
 /// Wakes this instance's worker after an enqueue.
@@ -32,13 +33,26 @@ impl Wake {
 /// How often the worker looks for jobs when not woken.
 const POLL: Duration = Duration::from_secs(1);
 
+/// What jobs need besides a pool.
+#[derive(Debug, Clone)]
+pub struct Worker {
+    pub pool: PgPool,
+    pub providers: ProviderCtx,
+    pub wake: Wake,
+}
+
 /// Run the worker until the process ends.
-pub fn spawn_worker(pool: PgPool, wake: Wake) {
+pub fn spawn_worker(worker: Worker) {
     tokio::spawn(async move {
+        let Worker {
+            ref pool,
+            ref providers,
+            ref wake,
+        } = worker;
         let mut pruned_at = std::time::Instant::now();
         loop {
             loop {
-                match run_next(&pool).await {
+                match run_next(pool, providers).await {
                     Ok(true) => {}
                     Ok(false) => break,
                     Err(err) => {
@@ -62,7 +76,7 @@ pub fn spawn_worker(pool: PgPool, wake: Wake) {
 ///
 /// # Errors
 /// When the queue itself cannot be reached.
-pub async fn run_next(pool: &PgPool) -> Result<bool, sqlx::Error> {
+pub async fn run_next(pool: &PgPool, providers: &ProviderCtx) -> Result<bool, sqlx::Error> {
     let job = {
         let mut conn = pool.acquire().await?;
         jobs::claim(&mut conn).await?
@@ -70,19 +84,42 @@ pub async fn run_next(pool: &PgPool) -> Result<bool, sqlx::Error> {
     let Some(job) = job else {
         return Ok(false);
     };
-    let outcome = run(pool, &job).await;
+    let metrics = &providers.metrics;
+    let waited = (chrono::Utc::now() - job.run_at).as_seconds_f64().max(0.0);
+    metrics
+        .job_wait
+        .with_label_values(&[job.kind.as_str()])
+        .observe(waited);
+    let started = std::time::Instant::now();
+    let outcome = run(pool, providers, &job).await;
+    metrics
+        .job_run
+        .with_label_values(&[job.kind.as_str()])
+        .observe(started.elapsed().as_secs_f64());
     let mut conn = pool.acquire().await?;
-    match outcome {
-        Ok(()) => jobs::finish(&mut conn, job.id).await?,
+    let label = match outcome {
+        Ok(()) => {
+            jobs::finish(&mut conn, job.id).await?;
+            "done"
+        }
         Err(err) => {
             tracing::warn!(job = job.id, kind = %job.kind, error = %format!("{err:#}"), "job failed");
             jobs::fail(&mut conn, &job, &format!("{err:#}")).await?;
+            if job.attempts >= jobs::MAX_ATTEMPTS {
+                "dead"
+            } else {
+                "retry"
+            }
         }
-    }
+    };
+    metrics
+        .jobs_finished
+        .with_label_values(&[job.kind.as_str(), label])
+        .inc();
     Ok(true)
 }
 
-async fn run(pool: &PgPool, job: &Job) -> anyhow::Result<()> {
+async fn run(pool: &PgPool, _providers: &ProviderCtx, job: &Job) -> anyhow::Result<()> {
     match job.kind.as_str() {
         jobs::RECOMPUTE => {
             let user_id = job.user_id.context("recompute job without an athlete")?;

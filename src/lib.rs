@@ -15,6 +15,7 @@ pub mod import;
 pub mod jobs;
 pub mod metrics;
 pub mod provider_sim;
+pub mod providers;
 pub mod seed;
 pub mod seed_bulk;
 pub mod startup;

@@ -141,6 +141,95 @@ impl Metrics {
     }
 }
 
+/// Provider and job metrics, recorded by the OAuth client, the provider API
+/// clients and the job worker; shared (in an `Arc`) by every worker.
+#[derive(Clone, Debug)]
+pub struct ProviderMetrics {
+    /// OAuth flows ended, by provider and outcome (`connected`, `denied`,
+    /// `invalid_state`, `missing_scope`, `token_error`, …).
+    pub oauth_outcomes: IntCounterVec,
+    /// Outgoing provider calls, by provider, endpoint name and status
+    /// (HTTP status code, or `timeout` / `error`).
+    pub provider_calls: IntCounterVec,
+    /// Jobs finished, by kind and outcome (`done`, `retry`, `dead`).
+    pub jobs_finished: IntCounterVec,
+    /// Seconds from when a job was due to when a worker claimed it.
+    pub job_wait: HistogramVec,
+    /// Seconds a job ran.
+    pub job_run: HistogramVec,
+}
+
+impl ProviderMetrics {
+    /// Create the metrics and register them.
+    ///
+    /// # Errors
+    /// Only if a name is registered twice (a programming error).
+    pub fn new(registry: &Registry) -> Result<Self, prometheus::Error> {
+        let oauth_outcomes = IntCounterVec::new(
+            Opts::new(
+                "oauth_flows_total",
+                "OAuth connect flows ended, by provider and outcome",
+            ),
+            &["provider", "outcome"],
+        )?;
+        let provider_calls = IntCounterVec::new(
+            Opts::new(
+                "provider_calls_total",
+                "Calls to provider APIs, by provider, endpoint and status",
+            ),
+            &["provider", "endpoint", "status"],
+        )?;
+        let jobs_finished = IntCounterVec::new(
+            Opts::new(
+                "jobs_finished_total",
+                "Background jobs finished, by kind and outcome",
+            ),
+            &["kind", "outcome"],
+        )?;
+        let buckets = vec![
+            0.01, 0.05, 0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0,
+        ];
+        let job_wait = HistogramVec::new(
+            HistogramOpts::new(
+                "job_wait_seconds",
+                "Seconds from a job being due to being claimed",
+            )
+            .buckets(buckets.clone()),
+            &["kind"],
+        )?;
+        let job_run = HistogramVec::new(
+            HistogramOpts::new("job_run_seconds", "Seconds a background job ran").buckets(buckets),
+            &["kind"],
+        )?;
+        registry.register(Box::new(oauth_outcomes.clone()))?;
+        registry.register(Box::new(provider_calls.clone()))?;
+        registry.register(Box::new(jobs_finished.clone()))?;
+        registry.register(Box::new(job_wait.clone()))?;
+        registry.register(Box::new(job_run.clone()))?;
+        Ok(Self {
+            oauth_outcomes,
+            provider_calls,
+            jobs_finished,
+            job_wait,
+            job_run,
+        })
+    }
+
+    /// Count one OAuth flow outcome.
+    pub fn oauth(&self, provider: &str, outcome: &str) {
+        self.oauth_outcomes
+            .with_label_values(&[provider, outcome])
+            .inc();
+    }
+
+    /// Count one provider call.
+    pub fn call(&self, provider: &str, endpoint: &str, status: &str) {
+        self.provider_calls
+            .with_label_values(&[provider, endpoint, status])
+            .inc();
+    }
+}
+
 /// Middleware: time every request and count requests in flight.
 ///
 /// # Errors

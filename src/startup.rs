@@ -25,7 +25,8 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::{self, Db, DbPools};
 use crate::error::AppError;
-use crate::metrics::{Metrics, metrics_endpoint, track_requests};
+use crate::metrics::{Metrics, ProviderMetrics, metrics_endpoint, track_requests};
+use crate::providers::ProviderCtx;
 use crate::state::AppState;
 use crate::telemetry::{PierreRootSpan, request_id};
 use crate::web::headers::security_headers;
@@ -98,6 +99,9 @@ impl Application {
         let metrics_port = metrics_listener.local_addr()?.port();
 
         let metrics = web::Data::new(Metrics::new(pools.clone())?);
+        let provider_metrics = Arc::new(ProviderMetrics::new(metrics.registry())?);
+        let providers = ProviderCtx::new(Arc::clone(&settings), clock.clone(), provider_metrics)
+            .context("could not build the HTTP client for providers")?;
         let workers = settings.http_workers;
         let per_worker = per_worker_connections(settings.database.max_connections, workers);
         let https = settings.is_https();
@@ -110,7 +114,11 @@ impl Application {
         spawn_cleanup(background.clone(), clock.clone());
         let wake = crate::jobs::Wake::default();
         let chart_cache = Arc::new(crate::web::dashboard::ChartCache::default());
-        crate::jobs::spawn_worker(background.pool().clone(), wake.clone());
+        crate::jobs::spawn_worker(crate::jobs::Worker {
+            pool: background.pool().clone(),
+            providers: providers.clone(),
+            wake: wake.clone(),
+        });
         // The session cookie is signed with a key derived (HKDF) from
         // PIERRE_SECRET_KEY, so every worker and every instance accept it.
         let cookie_key = Key::derive_from(settings.secret_key.expose());
@@ -126,6 +134,7 @@ impl Application {
                     clock: clock.clone(),
                     hasher: hasher.clone(),
                     jobs: wake.clone(),
+                    providers: providers.clone(),
                     chart_cache: Arc::clone(&chart_cache),
                 };
                 let store = PgSessionStore::new(state.db.pool().clone(), clock.clone(), timeouts);

@@ -23,6 +23,8 @@ pub struct AppState {
     pub hasher: PasswordHasher,
     /// Wakes this instance's job worker after an enqueue.
     pub jobs: crate::jobs::Wake,
+    /// HTTP client, clock and metrics for provider calls (shared with the job worker).
+    pub providers: crate::providers::ProviderCtx,
     /// Rendered dashboard charts, shared by the workers.
     pub chart_cache: Arc<crate::web::dashboard::ChartCache>,
 }

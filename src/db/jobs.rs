@@ -12,6 +12,15 @@ use uuid::Uuid;
 /// Job kind: recompute an athlete's activity metrics from a day on.
 pub const RECOMPUTE: &str = "recompute_metrics";
 
+/// Job kind: import a provider's history for an athlete (payload:
+/// `{"provider": "strava", "after": unix seconds or null}`), newest first, with progress.
+pub const SYNC_BACKFILL: &str = "sync_backfill";
+/// Job kind: apply one provider webhook event (payload: the event as received,
+/// plus `"provider"`).
+pub const SYNC_EVENT: &str = "sync_event";
+/// Job kind: look for activities a webhook may have missed (payload: `{"provider"}`).
+pub const SYNC_POLL: &str = "sync_poll";
+
 /// How long a claimed job may run before another worker may take it over.
 pub const LEASE_SECS: f64 = 300.0;
 /// Attempts before a job is dead.
@@ -25,6 +34,8 @@ pub struct Job {
     pub user_id: Option<Uuid>,
     pub payload: Value,
     pub attempts: i32,
+    /// When it was due (for the wait-time metric).
+    pub run_at: DateTime<Utc>,
 }
 
 /// Progress of an athlete's latest job of one kind.
@@ -81,6 +92,31 @@ pub async fn enqueue_recompute(
     .await
 }
 
+/// Queue a job. With a `dedupe_key`, nothing is queued while a job with the
+/// same key is waiting or running (`None` is returned then).
+///
+/// # Errors
+/// Database errors.
+pub async fn enqueue(
+    conn: &mut PgConnection,
+    kind: &str,
+    user_id: Option<Uuid>,
+    payload: &Value,
+    dedupe_key: Option<&str>,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "INSERT INTO jobs (kind, user_id, payload, dedupe_key) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (dedupe_key) WHERE state IN ('queued', 'running') DO NOTHING
+         RETURNING id",
+        kind,
+        user_id,
+        payload,
+        dedupe_key
+    )
+    .fetch_optional(conn)
+    .await
+}
+
 /// Claim the next due job (or one whose lease ran out).
 ///
 /// # Errors
@@ -93,7 +129,7 @@ pub async fn claim(conn: &mut PgConnection) -> Result<Option<Job>, sqlx::Error> 
          WHERE id = (SELECT id FROM jobs
                      WHERE (state = 'queued' AND run_at <= now()) OR (state = 'running' AND locked_until < now())
                      ORDER BY run_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)
-         RETURNING id, kind, user_id, payload, attempts",
+         RETURNING id, kind, user_id, payload, attempts, run_at",
         LEASE_SECS
     )
     .fetch_optional(conn)

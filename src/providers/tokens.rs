@@ -1,0 +1,252 @@
+//! The athletes' provider connections and their tokens, sealed at rest
+//! (AES-256-GCM bound to user, provider and column; [`crate::crypto`]).
+
+use chrono::{DateTime, Utc};
+use secrecy::SecretString;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::crypto::{Aad, CryptoError, DataKeys, Sealed};
+use crate::db::oauth_apps::column;
+use crate::domain::provider::Provider;
+
+/// A token pair as the provider issued it.
+#[derive(Debug, Clone)]
+pub struct TokenSet {
+    pub access: SecretString,
+    pub refresh: SecretString,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A connection as pages and jobs read it (no secrets).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Connection {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub provider: String,
+    pub external_athlete_id: String,
+    pub athlete_name: String,
+    pub granted_scopes: String,
+    pub status: String,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub last_error_at: Option<DateTime<Utc>>,
+    pub backfill_after: Option<DateTime<Utc>>,
+    pub last_sync_at: Option<DateTime<Utc>>,
+    pub next_sync_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// What a newly authorised connection stores.
+#[derive(Debug)]
+pub struct NewConnection<'a> {
+    pub user_id: Uuid,
+    pub provider: Provider,
+    pub external_athlete_id: &'a str,
+    pub athlete_name: &'a str,
+    pub granted_scopes: &'a str,
+    pub tokens: &'a TokenSet,
+    pub backfill_after: Option<DateTime<Utc>>,
+}
+
+/// Seal a token for its row and column.
+///
+/// # Errors
+/// Only if no data key is configured.
+pub fn seal(
+    keys: &DataKeys,
+    user_id: Uuid,
+    provider: Provider,
+    col: &str,
+    token: &SecretString,
+) -> Result<Vec<u8>, CryptoError> {
+    Ok(keys
+        .seal(token, &Aad::connection(user_id, provider.as_str(), col))?
+        .to_bytes())
+}
+
+/// Open a sealed token of a row and column.
+///
+/// # Errors
+/// When the bytes are malformed, sealed for another row or column, or under an unknown key.
+pub fn open(
+    keys: &DataKeys,
+    user_id: Uuid,
+    provider: Provider,
+    col: &str,
+    stored: &[u8],
+) -> Result<SecretString, CryptoError> {
+    keys.open(
+        &Sealed::from_bytes(stored)?,
+        &Aad::connection(user_id, provider.as_str(), col),
+    )
+}
+
+/// Store (or replace: reconnecting) the athlete's connection to a provider.
+///
+/// A provider athlete already connected to *another* Pierre user is refused
+/// by the unique constraint (`provider_connections_external_key`).
+///
+/// # Errors
+/// Database errors; [`sqlx::Error::Protocol`] never (sealing cannot fail with parsed keys).
+pub async fn save(
+    conn: &mut PgConnection,
+    keys: &DataKeys,
+    new: &NewConnection<'_>,
+) -> Result<Uuid, sqlx::Error> {
+    let access = seal(
+        keys,
+        new.user_id,
+        new.provider,
+        column::ACCESS_TOKEN,
+        &new.tokens.access,
+    )
+    .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    let refresh = seal(
+        keys,
+        new.user_id,
+        new.provider,
+        column::REFRESH_TOKEN,
+        &new.tokens.refresh,
+    )
+    .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    sqlx::query_scalar!(
+        "INSERT INTO provider_connections (user_id, provider, external_athlete_id, athlete_name, access_token,
+             refresh_token, expires_at, granted_scopes, status, backfill_after)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'active', $9)
+         ON CONFLICT (user_id, provider) DO UPDATE SET
+             external_athlete_id = EXCLUDED.external_athlete_id, athlete_name = EXCLUDED.athlete_name,
+             access_token = EXCLUDED.access_token, refresh_token = EXCLUDED.refresh_token,
+             expires_at = EXCLUDED.expires_at, granted_scopes = EXCLUDED.granted_scopes, status = 'active',
+             backfill_after = EXCLUDED.backfill_after, last_error = NULL, last_error_at = NULL, updated_at = now()
+         RETURNING id",
+        new.user_id,
+        new.provider.as_str(),
+        new.external_athlete_id,
+        new.athlete_name,
+        access,
+        refresh,
+        new.tokens.expires_at,
+        new.granted_scopes,
+        new.backfill_after
+    )
+    .fetch_one(conn)
+    .await
+}
+
+/// The athlete's connection to `provider`, if any.
+///
+/// # Errors
+/// Database errors.
+pub async fn get(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    provider: Provider,
+) -> Result<Option<Connection>, sqlx::Error> {
+    sqlx::query_as!(
+        Connection,
+        "SELECT id, user_id, provider, external_athlete_id, athlete_name, granted_scopes, status, expires_at,
+                last_error, last_error_at, backfill_after, last_sync_at, next_sync_at, created_at
+         FROM provider_connections WHERE user_id = $1 AND provider = $2",
+        user_id,
+        provider.as_str()
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+/// The connection of a provider's athlete id (webhook events name those).
+///
+/// # Errors
+/// Database errors.
+pub async fn by_external(
+    conn: &mut PgConnection,
+    provider: Provider,
+    external_athlete_id: &str,
+) -> Result<Option<Connection>, sqlx::Error> {
+    sqlx::query_as!(
+        Connection,
+        "SELECT id, user_id, provider, external_athlete_id, athlete_name, granted_scopes, status, expires_at,
+                last_error, last_error_at, backfill_after, last_sync_at, next_sync_at, created_at
+         FROM provider_connections WHERE provider = $1 AND external_athlete_id = $2",
+        provider.as_str(),
+        external_athlete_id
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+/// The stored (sealed) tokens of a connection, opened.
+///
+/// # Errors
+/// Database errors, or [`sqlx::Error::Decode`] when a sealed token cannot be opened.
+pub async fn load(
+    conn: &mut PgConnection,
+    keys: &DataKeys,
+    user_id: Uuid,
+    provider: Provider,
+) -> Result<Option<TokenSet>, sqlx::Error> {
+    let row = sqlx::query!(
+        "SELECT access_token, refresh_token, expires_at FROM provider_connections
+         WHERE user_id = $1 AND provider = $2",
+        user_id,
+        provider.as_str()
+    )
+    .fetch_optional(conn)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let (Some(access), Some(refresh), Some(expires_at)) =
+        (row.access_token, row.refresh_token, row.expires_at)
+    else {
+        return Ok(None);
+    };
+    let decode = |e: CryptoError| sqlx::Error::Decode(Box::new(e));
+    Ok(Some(TokenSet {
+        access: open(keys, user_id, provider, column::ACCESS_TOKEN, &access).map_err(decode)?,
+        refresh: open(keys, user_id, provider, column::REFRESH_TOKEN, &refresh).map_err(decode)?,
+        expires_at,
+    }))
+}
+
+/// Why no usable access token could be had.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    /// The athlete has no connection to this provider (or it holds no tokens).
+    #[error("not connected")]
+    NotConnected,
+    /// The provider refused the refresh token or the athlete revoked access:
+    /// only connecting again helps.
+    #[error("the provider no longer accepts this connection; connect again")]
+    NeedsReauth,
+    /// The token expires and could not be refreshed now (provider down, timeout…): try later.
+    #[error("could not refresh the access token: {0}")]
+    Transient(String),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+/// Refresh this long before the access token expires.
+pub const REFRESH_BEFORE: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
+
+/// A usable access token for the athlete's connection.
+///
+/// # Errors
+/// [`TokenError`]: not connected, needing a new authorisation, or (until the
+/// refresh below lands) expired.
+pub async fn access_token(
+    ctx: &super::ProviderCtx,
+    pool: &sqlx::PgPool,
+    user_id: Uuid,
+    provider: Provider,
+) -> Result<SecretString, TokenError> {
+    let mut conn = pool.acquire().await?;
+    let tokens = load(&mut conn, &ctx.settings.data_keys, user_id, provider)
+        .await?
+        .ok_or(TokenError::NotConnected)?;
+    if tokens.expires_at - ctx.clock.now() > REFRESH_BEFORE {
+        return Ok(tokens.access);
+    }
+    Err(TokenError::Transient(
+        "the access token expired and refreshing is not built yet".to_owned(),
+    ))
+}
