@@ -230,11 +230,7 @@ fn secret_view(
 
 /// `{PIERRE_PUBLIC_URL}/oauth/{provider}/callback`.
 fn callback_url(state: &AppState, provider: Provider) -> String {
-    format!(
-        "{}/oauth/{}/callback",
-        state.settings.public_url.as_str().trim_end_matches('/'),
-        provider.as_str()
-    )
+    crate::providers::oauth::redirect_uri(&state.settings, provider)
 }
 
 struct Loaded {
