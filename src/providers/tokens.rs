@@ -228,25 +228,207 @@ pub enum TokenError {
 /// Refresh this long before the access token expires.
 pub const REFRESH_BEFORE: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
 
-/// A usable access token for the athlete's connection.
+/// A usable access token for the athlete's connection, refreshed when it
+/// expires within [`REFRESH_BEFORE`].
+///
+/// The refresh runs in a transaction holding the connection row
+/// (`SELECT … FOR UPDATE`), so one refresh per athlete and provider runs at a
+/// time across every worker and instance. After taking the lock the tokens are
+/// read again: a caller that waited finds them refreshed and makes no call.
+/// The new access token and the (possibly rotated) refresh token are committed
+/// before the access token is returned, so the old refresh token is never
+/// presented again.
+///
+/// A refusal of the refresh token (HTTP 400/401/403) marks the connection
+/// `needs_reauth` with a sentence for the athlete and a `provider_errors` row.
 ///
 /// # Errors
-/// [`TokenError`]: not connected, needing a new authorisation, or (until the
-/// refresh below lands) expired.
+/// [`TokenError`]: not connected, needing a new authorisation, or a transient
+/// failure (provider down, timeout, garbled answer).
 pub async fn access_token(
     ctx: &super::ProviderCtx,
     pool: &sqlx::PgPool,
     user_id: Uuid,
     provider: Provider,
 ) -> Result<SecretString, TokenError> {
-    let mut conn = pool.acquire().await?;
-    let tokens = load(&mut conn, &ctx.settings.data_keys, user_id, provider)
+    let keys = &ctx.settings.data_keys;
+    {
+        let mut conn = pool.acquire().await?;
+        let row = sqlx::query!(
+            "SELECT status, access_token, expires_at FROM provider_connections
+             WHERE user_id = $1 AND provider = $2",
+            user_id,
+            provider.as_str()
+        )
+        .fetch_optional(&mut *conn)
         .await?
         .ok_or(TokenError::NotConnected)?;
-    if tokens.expires_at - ctx.clock.now() > REFRESH_BEFORE {
-        return Ok(tokens.access);
+        if matches!(row.status.as_str(), "needs_reauth" | "revoked") {
+            return Err(TokenError::NeedsReauth);
+        }
+        let (Some(access), Some(expires_at)) = (row.access_token, row.expires_at) else {
+            return Err(TokenError::NotConnected);
+        };
+        if expires_at - ctx.clock.now() > REFRESH_BEFORE {
+            return open(keys, user_id, provider, column::ACCESS_TOKEN, &access)
+                .map_err(|e| TokenError::Database(sqlx::Error::Decode(Box::new(e))));
+        }
     }
-    Err(TokenError::Transient(
-        "the access token expired and refreshing is not built yet".to_owned(),
-    ))
+    refresh_locked(ctx, pool, user_id, provider).await
+}
+
+/// The refresh under the row lock (see [`access_token`]).
+async fn refresh_locked(
+    ctx: &super::ProviderCtx,
+    pool: &sqlx::PgPool,
+    user_id: Uuid,
+    provider: Provider,
+) -> Result<SecretString, TokenError> {
+    let keys = &ctx.settings.data_keys;
+    let mut tx = pool.begin().await?;
+    let row = sqlx::query!(
+        "SELECT status, access_token, refresh_token, expires_at FROM provider_connections
+         WHERE user_id = $1 AND provider = $2 FOR UPDATE",
+        user_id,
+        provider.as_str()
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or(TokenError::NotConnected)?;
+    if matches!(row.status.as_str(), "needs_reauth" | "revoked") {
+        return Err(TokenError::NeedsReauth);
+    }
+    let (Some(access), Some(refresh), Some(expires_at)) =
+        (row.access_token, row.refresh_token, row.expires_at)
+    else {
+        return Err(TokenError::NotConnected);
+    };
+    let decode = |e: CryptoError| TokenError::Database(sqlx::Error::Decode(Box::new(e)));
+    let now = ctx.clock.now();
+    if expires_at - now > REFRESH_BEFORE {
+        // Another caller refreshed while this one waited for the lock.
+        tx.commit().await?;
+        return open(keys, user_id, provider, column::ACCESS_TOKEN, &access).map_err(decode);
+    }
+    let refresh = open(keys, user_id, provider, column::REFRESH_TOKEN, &refresh).map_err(decode)?;
+    let app = match super::oauth::App::load(&mut tx, keys, provider).await? {
+        Ok(app) => app,
+        Err(_) => {
+            return Err(TokenError::Transient(format!(
+                "the {} app is not configured, so the access token cannot be refreshed",
+                super::oauth::provider_name(provider)
+            )));
+        }
+    };
+    match super::oauth::refresh(ctx, &app, &refresh).await {
+        Ok(fresh) => {
+            let access = seal(keys, user_id, provider, column::ACCESS_TOKEN, &fresh.access)
+                .map_err(decode)?;
+            let refresh = seal(keys, user_id, provider, column::REFRESH_TOKEN, &fresh.refresh)
+                .map_err(decode)?;
+            sqlx::query!(
+                "UPDATE provider_connections
+                 SET access_token = $3, refresh_token = $4, expires_at = $5, updated_at = $6
+                 WHERE user_id = $1 AND provider = $2",
+                user_id,
+                provider.as_str(),
+                access,
+                refresh,
+                fresh.expires_at,
+                now
+            )
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(fresh.access)
+        }
+        Err(err @ super::oauth::OAuthError::Rejected { .. }) => {
+            let name = super::oauth::provider_name(provider);
+            let sentence = format!(
+                "{name} no longer accepts Pierre's access (it was revoked or has expired). \
+                 Reconnect {name} on the Connections page to resume syncing."
+            );
+            mark_needs_reauth(&mut tx, user_id, provider, &sentence, now).await?;
+            record_error(
+                &mut tx,
+                provider,
+                Some(user_id),
+                "oauth",
+                err.status(),
+                &format!("refresh refused: {err}"),
+                now,
+            )
+            .await?;
+            tx.commit().await?;
+            Err(TokenError::NeedsReauth)
+        }
+        Err(err) => {
+            tx.rollback().await?;
+            let mut conn = pool.acquire().await?;
+            record_error(
+                &mut conn,
+                provider,
+                Some(user_id),
+                "oauth",
+                None,
+                &format!("refresh failed: {err}"),
+                now,
+            )
+            .await?;
+            Err(TokenError::Transient(err.to_string()))
+        }
+    }
+}
+
+/// Mark a connection as needing a new authorisation, with what to do.
+///
+/// # Errors
+/// Database errors.
+pub async fn mark_needs_reauth(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    provider: Provider,
+    sentence: &str,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "UPDATE provider_connections
+         SET status = 'needs_reauth', last_error = $3, last_error_at = $4, updated_at = $4
+         WHERE user_id = $1 AND provider = $2",
+        user_id,
+        provider.as_str(),
+        sentence,
+        now
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Record a provider error worth an admin's attention (never a token).
+///
+/// # Errors
+/// Database errors.
+pub async fn record_error(
+    conn: &mut PgConnection,
+    provider: Provider,
+    user_id: Option<Uuid>,
+    kind: &str,
+    status: Option<u16>,
+    message: &str,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "INSERT INTO provider_errors (provider, user_id, at, kind, status, message)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+        provider.as_str(),
+        user_id,
+        now,
+        kind,
+        status.map(i32::from),
+        message
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
 }
