@@ -324,8 +324,14 @@ async fn refresh_locked(
         Ok(fresh) => {
             let access = seal(keys, user_id, provider, column::ACCESS_TOKEN, &fresh.access)
                 .map_err(decode)?;
-            let refresh = seal(keys, user_id, provider, column::REFRESH_TOKEN, &fresh.refresh)
-                .map_err(decode)?;
+            let refresh = seal(
+                keys,
+                user_id,
+                provider,
+                column::REFRESH_TOKEN,
+                &fresh.refresh,
+            )
+            .map_err(decode)?;
             sqlx::query!(
                 "UPDATE provider_connections
                  SET access_token = $3, refresh_token = $4, expires_at = $5, updated_at = $6

@@ -16,6 +16,7 @@ mod admin;
 mod admin_cli;
 mod calendar_records;
 mod cli;
+mod connections;
 mod dashboard;
 mod database;
 mod errors;
