@@ -22,6 +22,8 @@ pub mod event {
     pub const ADMIN_CREATED: &str = "admin_created";
     pub const OAUTH_APP_CREATED: &str = "oauth_app_created";
     pub const OAUTH_APP_CHANGED: &str = "oauth_app_changed";
+    pub const PROVIDER_CONNECTED: &str = "provider_connected";
+    pub const PROVIDER_DISCONNECTED: &str = "provider_disconnected";
 
     /// Every type, for the audit page's filter.
     pub const ALL: &[&str] = &[
@@ -41,6 +43,8 @@ pub mod event {
         ADMIN_CREATED,
         OAUTH_APP_CREATED,
         OAUTH_APP_CHANGED,
+        PROVIDER_CONNECTED,
+        PROVIDER_DISCONNECTED,
     ];
 }
 

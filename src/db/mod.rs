@@ -14,6 +14,7 @@ pub mod activities;
 pub mod attempts;
 pub mod audit;
 pub mod calendar;
+pub mod connections;
 pub mod dashboard;
 pub mod jobs;
 pub mod oauth_apps;

@@ -15,6 +15,7 @@ pub mod assets;
 pub mod auth;
 pub mod calendar;
 pub mod compress;
+pub mod connections;
 pub mod cors;
 pub mod dashboard;
 pub mod export;
@@ -50,4 +51,5 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     records::configure(cfg);
     admin::configure(cfg);
     admin_oauth::configure(cfg);
+    connections::configure(cfg);
 }
