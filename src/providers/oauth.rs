@@ -69,8 +69,9 @@ pub fn pkce_challenge(verifier: &str) -> String {
         .to_owned()
 }
 
-/// The scopes the sync cannot work without, as alternatives: at least one of
-/// them must be granted. Strava: `activity:read_all` (what Pierre asks for:
+/// The scopes the sync cannot work without, as alternatives.
+///
+/// At least one of them must be granted. Strava: `activity:read_all` (what Pierre asks for:
 /// private activities too) or `activity:read` (public and followers-only
 /// activities). Garmin has no scopes in its callback.
 #[must_use]
@@ -326,12 +327,13 @@ pub fn authorize(app: &App, redirect_uri: &str) -> Result<Authorization, OAuthEr
     if app.provider == Provider::Strava {
         request = request.add_extra_param("approval_prompt", "auto");
     }
-    let mut pkce_verifier = None;
-    if uses_pkce(app.provider) {
+    let pkce_verifier = if uses_pkce(app.provider) {
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         request = request.set_pkce_challenge(challenge);
-        pkce_verifier = Some(verifier.into_secret());
-    }
+        Some(verifier.into_secret())
+    } else {
+        None
+    };
     let (url, state) = request.url();
     Ok(Authorization {
         url,

@@ -311,14 +311,11 @@ async fn refresh_locked(
         return open(keys, user_id, provider, column::ACCESS_TOKEN, &access).map_err(decode);
     }
     let refresh = open(keys, user_id, provider, column::REFRESH_TOKEN, &refresh).map_err(decode)?;
-    let app = match super::oauth::App::load(&mut tx, keys, provider).await? {
-        Ok(app) => app,
-        Err(_) => {
-            return Err(TokenError::Transient(format!(
-                "the {} app is not configured, so the access token cannot be refreshed",
-                super::oauth::provider_name(provider)
-            )));
-        }
+    let Ok(app) = super::oauth::App::load(&mut tx, keys, provider).await? else {
+        return Err(TokenError::Transient(format!(
+            "the {} app is not configured, so the access token cannot be refreshed",
+            super::oauth::provider_name(provider)
+        )));
     };
     match super::oauth::refresh(ctx, &app, &refresh).await {
         Ok(fresh) => {

@@ -1,7 +1,8 @@
-//! The athlete's provider connections: `/connections`, connecting over OAuth
-//! (`POST /connections/{provider}/connect` → the provider →
-//! `GET /oauth/{provider}/callback`), disconnecting, and the live backfill
-//! progress (`GET /connections/{provider}/status`, polled by htmx).
+//! The athlete's provider connections (`/connections`).
+//!
+//! Connecting over OAuth (`POST /connections/{provider}/connect` → the
+//! provider → `GET /oauth/{provider}/callback`), disconnecting, and the live
+//! backfill progress (`GET /connections/{provider}/status`, polled by htmx).
 //!
 //! The pending authorization (state, PKCE verifier, provider, import range,
 //! start time) lives in the session. A callback is accepted only when its
@@ -72,13 +73,30 @@ const RANGES: [(&str, &str); 4] = [
     ("all", "Everything"),
 ];
 
-/// The first day to import for a range; `None` = everything.
-fn range_start(range: &str, now: DateTime<Utc>) -> Option<Option<DateTime<Utc>>> {
+/// How far back an import goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Since {
+    From(DateTime<Utc>),
+    Everything,
+}
+
+impl Since {
+    /// The first moment to import, `None` for everything.
+    const fn after(self) -> Option<DateTime<Utc>> {
+        match self {
+            Self::From(at) => Some(at),
+            Self::Everything => None,
+        }
+    }
+}
+
+/// The range's start; `None` for an unknown range.
+fn range_start(range: &str, now: DateTime<Utc>) -> Option<Since> {
     match range {
-        "30d" => Some(Some(now - TimeDelta::days(30))),
-        "90d" => Some(Some(now - TimeDelta::days(90))),
-        "1y" => Some(Some(now - TimeDelta::days(365))),
-        "all" => Some(None),
+        "30d" => Some(Since::From(now - TimeDelta::days(30))),
+        "90d" => Some(Since::From(now - TimeDelta::days(90))),
+        "1y" => Some(Since::From(now - TimeDelta::days(365))),
+        "all" => Some(Since::Everything),
         _ => None,
     }
 }
@@ -604,20 +622,12 @@ impl From<sqlx::Error> for Finish {
     }
 }
 
-/// The rest of the callback once the state checked out: the provider's
-/// answer, the scopes, the code exchange, storing. The flash message on success.
-async fn finish(
-    req: &HttpRequest,
-    state: &AppState,
-    user: &CurrentUser,
-    provider: Provider,
-    found: &Pending,
-    query: &CallbackQuery,
-) -> Result<String, Finish> {
+/// The provider's answer on the callback: the code and the granted scopes, or
+/// how the flow ends (denied, an error, no code, a missing scope).
+fn read_answer(provider: Provider, query: &CallbackQuery) -> Result<(&str, String), Ended> {
     let name = provider_name(provider);
-    let now = state.clock.now();
     if let Some(error) = query.error.as_deref() {
-        return Err(Finish::Ended(if error == "access_denied" {
+        return Err(if error == "access_denied" {
             ended(
                 StatusCode::OK,
                 "denied",
@@ -637,20 +647,20 @@ async fn finish(
                 ),
                 true,
             )
-        }));
+        });
     }
     let Some(code) = query.code.as_deref().filter(|c| !c.is_empty()) else {
-        return Err(Finish::Ended(ended(
+        return Err(ended(
             StatusCode::BAD_REQUEST,
             "no_code",
             format!("{name} sent no authorization"),
             "The answer carried no authorization code. Nothing was stored. Try again.",
             true,
-        )));
+        ));
     };
     let granted = query.scope.clone().unwrap_or_default();
     if let Some(missing) = oauth::missing_scope(provider, &granted) {
-        return Err(Finish::Ended(ended(
+        return Err(ended(
             StatusCode::UNPROCESSABLE_ENTITY,
             "scope_missing",
             format!("Pierre needs permission to read your {name} activities"),
@@ -658,8 +668,24 @@ async fn finish(
                 "The permission “View data about your activities” ({missing}) was not granted, so Pierre could not import anything. Nothing was stored. Connect again and leave that box ticked."
             ),
             true,
-        )));
+        ));
     }
+    Ok((code, granted))
+}
+
+/// The rest of the callback once the state checked out: the provider's
+/// answer, the scopes, the code exchange, storing. The flash message on success.
+async fn finish(
+    req: &HttpRequest,
+    state: &AppState,
+    user: &CurrentUser,
+    provider: Provider,
+    found: &Pending,
+    query: &CallbackQuery,
+) -> Result<String, Finish> {
+    let name = provider_name(provider);
+    let now = state.clock.now();
+    let (code, granted) = read_answer(provider, query).map_err(Finish::Ended)?;
     let mut conn = state.db.conn().await?;
     let app = App::load(&mut conn, &state.settings.data_keys, provider).await;
     let app = conn.check(app)?;
@@ -741,10 +767,47 @@ async fn finish(
             true,
         )));
     };
-    let after = range_start(&found.range, now).flatten();
+    let after = range_start(&found.range, now).and_then(Since::after);
 
+    store(
+        req,
+        state,
+        user,
+        provider,
+        found,
+        &granted,
+        &athlete_id,
+        &granted_tokens,
+        after,
+    )
+    .await?;
+    state.jobs.notify();
+    let who = if granted_tokens.athlete_name.is_empty() {
+        String::new()
+    } else {
+        format!(" as {}", granted_tokens.athlete_name)
+    };
+    Ok(format!(
+        "{name} is connected{who}. Your activities are being imported."
+    ))
+}
+
+/// Store the connection, audit it and queue the backfill, in one transaction.
+#[expect(clippy::too_many_arguments, reason = "the pieces of one callback")]
+async fn store(
+    req: &HttpRequest,
+    state: &AppState,
+    user: &CurrentUser,
+    provider: Provider,
+    found: &Pending,
+    granted: &str,
+    athlete_id: &str,
+    granted_tokens: &oauth::Granted,
+    after: Option<DateTime<Utc>>,
+) -> Result<(), Finish> {
+    let name = provider_name(provider);
     let mut tx = state.db.pool().begin().await.map_err(AppError::from)?;
-    if let Some(existing) = tokens::by_external(&mut tx, provider, &athlete_id).await?
+    if let Some(existing) = tokens::by_external(&mut tx, provider, athlete_id).await?
         && existing.user_id != user.id()
     {
         return Err(Finish::Ended(taken(name)));
@@ -755,9 +818,9 @@ async fn finish(
         &NewConnection {
             user_id: user.id(),
             provider,
-            external_athlete_id: &athlete_id,
+            external_athlete_id: athlete_id,
             athlete_name: &granted_tokens.athlete_name,
-            granted_scopes: &granted,
+            granted_scopes: granted,
             tokens: &granted_tokens.tokens,
             backfill_after: after,
         },
@@ -805,15 +868,7 @@ async fn finish(
     )
     .await?;
     tx.commit().await.map_err(AppError::from)?;
-    state.jobs.notify();
-    let who = if granted_tokens.athlete_name.is_empty() {
-        String::new()
-    } else {
-        format!(" as {}", granted_tokens.athlete_name)
-    };
-    Ok(format!(
-        "{name} is connected{who}. Your activities are being imported."
-    ))
+    Ok(())
 }
 
 fn taken(name: &str) -> Ended {
@@ -925,8 +980,8 @@ async fn disconnect(
         .oauth(provider.as_str(), "disconnected");
     let mut message = format!("{name} is disconnected.");
     if provider == Provider::Strava {
-        message.push_str(&format!(
-            " {} imported from Strava {} deleted.",
+        message = format!(
+            "{message} {} imported from Strava {} deleted.",
             if deleted == 1 {
                 "1 activity".to_owned()
             } else {
@@ -936,12 +991,12 @@ async fn disconnect(
                 )
             },
             if deleted == 1 { "was" } else { "were" }
-        ));
+        );
     }
     if !deauthorized {
-        message.push_str(&format!(
-            " Pierre could not tell {name} to revoke its access; you can remove Pierre from your {name} settings yourself."
-        ));
+        message = format!(
+            "{message} Pierre could not tell {name} to revoke its access; you can remove Pierre from your {name} settings yourself."
+        );
     }
     set_flash(&user, true, message);
     Ok(no_store(redirect(&req, "/connections")))
@@ -985,10 +1040,10 @@ mod tests {
     #[test]
     fn import_ranges() {
         let now = Utc::now();
-        assert_eq!(range_start("all", now), Some(None));
+        assert_eq!(range_start("all", now), Some(Since::Everything));
         assert_eq!(
             range_start("30d", now),
-            Some(Some(now - TimeDelta::days(30)))
+            Some(Since::From(now - TimeDelta::days(30)))
         );
         assert_eq!(range_start("forever", now), None);
     }

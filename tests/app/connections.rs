@@ -182,7 +182,7 @@ async fn twenty_concurrent_calls_on_an_expiring_token_make_one_refresh_and_keep_
         .and(path("/oauth/token"))
         .and(body_string_contains("grant_type=refresh_token"))
         .and(body_string_contains("refresh_token=old-refresh"))
-        .and(body_string_contains(&format!(
+        .and(body_string_contains(format!(
             "client_secret={CLIENT_SECRET}"
         )))
         .respond_with(

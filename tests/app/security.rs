@@ -201,7 +201,13 @@ const ROUTES: &[Row] = &[
         &[("display_name", "")],
         [303, 403, 403, 422],
     ),
-    ("GET", "/connections", "/connections", &[], [303, 200, 200, 200]),
+    (
+        "GET",
+        "/connections",
+        "/connections",
+        &[],
+        [303, 200, 200, 200],
+    ),
     (
         "POST",
         "/connections/{provider}/connect",
