@@ -111,6 +111,33 @@ fn no_store(mut res: HttpResponse) -> HttpResponse {
     res
 }
 
+/// The page's Content-Security-Policy with `form-action` widened to the
+/// origins of the given authorize URLs: the connect forms answer with a
+/// redirect to the provider, which `form-action 'self'` would block.
+fn allow_form_redirects(mut res: HttpResponse, authorize_urls: &[&str]) -> HttpResponse {
+    let mut origins: Vec<String> = authorize_urls
+        .iter()
+        .filter_map(|u| url::Url::parse(u).ok())
+        .map(|u| u.origin())
+        .filter(url::Origin::is_tuple)
+        .map(|o| o.ascii_serialization())
+        .collect();
+    origins.sort();
+    origins.dedup();
+    if origins.is_empty() {
+        return res;
+    }
+    let policy = crate::web::headers::CONTENT_SECURITY_POLICY.replace(
+        "form-action 'self'",
+        &format!("form-action 'self' {}", origins.join(" ")),
+    );
+    if let Ok(value) = HeaderValue::from_str(&policy) {
+        res.headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, value);
+    }
+    res
+}
+
 fn when(at: DateTime<Utc>) -> String {
     at.format("%-d %b %Y %H:%M UTC").to_string()
 }
@@ -243,6 +270,9 @@ pub struct ProviderView {
     pub deletes_on_disconnect: bool,
     /// Activities imported from this provider.
     pub imported: String,
+    pub imported_count: i64,
+    /// Where the connect form leads (for the page's CSP), when available.
+    pub authorize_url: Option<String>,
 }
 
 /// A connection, formatted.
@@ -328,7 +358,7 @@ async fn provider_view(
     let imported = conn.check(counted)?;
     drop(conn);
     let name = provider_name(provider);
-    let unavailable = match app {
+    let unavailable = match &app {
         Ok(_) => String::new(),
         Err(Unavailable::NotConfigured) => format!(
             "{name} is not set up on this Pierre instance yet. An administrator can set it up under Admin → OAuth apps."
@@ -354,6 +384,8 @@ async fn provider_view(
                 "activities"
             }
         ),
+        imported_count: imported,
+        authorize_url: app.ok().map(|a| a.authorize_url),
     })
 }
 
@@ -379,7 +411,12 @@ async fn page(
         providers.push(provider_view(&state, &user, provider).await?);
     }
     let is_admin = ctx.user.as_ref().is_some_and(|u| u.is_admin);
-    Ok(no_store(render_with_status(
+    let targets: Vec<String> = providers
+        .iter()
+        .filter_map(|p| p.authorize_url.clone())
+        .collect();
+    let targets: Vec<&str> = targets.iter().map(String::as_str).collect();
+    let res = render_with_status(
         &Page {
             ctx,
             providers,
@@ -387,7 +424,8 @@ async fn page(
             is_admin,
         },
         StatusCode::OK,
-    )?))
+    )?;
+    Ok(no_store(allow_form_redirects(res, &targets)))
 }
 
 #[derive(Template)]
@@ -593,7 +631,14 @@ async fn callback(
     let retry = end
         .retry
         .then(|| (provider.as_str(), name, found.range.clone()));
-    Ok(no_store(render_with_status(
+    // The "connect again" form redirects to the provider: allow it in the CSP.
+    let mut target = None;
+    if retry.is_some() {
+        let mut conn = state.db.conn().await?;
+        let app = App::load(&mut conn, &state.settings.data_keys, provider).await;
+        target = conn.check(app)?.ok().map(|a| a.authorize_url);
+    }
+    let res = render_with_status(
         &Outcome {
             ctx,
             status: end.status.as_u16(),
@@ -602,7 +647,11 @@ async fn callback(
             retry,
         },
         end.status,
-    )?))
+    )?;
+    Ok(no_store(allow_form_redirects(
+        res,
+        &target.as_deref().into_iter().collect::<Vec<_>>(),
+    )))
 }
 
 enum Finish {
