@@ -9,6 +9,9 @@
 // Tab not reaching the skip link first, horizontal overflow at 360 px, and any
 // axe-core violation of impact serious or critical. On the design page it also
 // drives the JS: theme toggle, phone menu, dialog and the htmx error toast.
+// When the Strava app is configured (pointing at `pierre provider-sim`, as
+// ./run sets it up), it also connects Strava through the simulator's consent
+// page and disconnects again; otherwise that step is skipped.
 // Screenshots go to target/screenshots/<page>-<theme>-<width>.png.
 // The last line is "N passed, N failed" (N counts combinations).
 
@@ -41,6 +44,7 @@ const PAGES = [
   { name: "calendar", path: "/calendar?month=2013-08", status: 200, signedIn: true },
   { name: "calendar-empty", path: "/calendar", status: 200, signedIn: true },
   { name: "records", path: "/records", status: 200, signedIn: true },
+  { name: "connections", path: "/connections", status: 200, signedIn: true },
   // Filled in by signUp(): the page of an activity uploaded through the form.
   { name: "activity", path: null, status: 200, signedIn: true },
 ];
@@ -83,6 +87,20 @@ try {
   console.log(`FAIL  sign-up through the form: ${err && err.message ? err.message : err}`);
   failed += 1;
 }
+if (signedInState) {
+  try {
+    const outcome = await connectStrava(signedInState);
+    if (outcome) {
+      passed += 1;
+      console.log(`ok    ${outcome}`);
+    } else {
+      console.log("skip  connect flow: the Strava app is not configured (start pierre provider-sim and set up the app, as ./run does)");
+    }
+  } catch (err) {
+    console.log(`FAIL  connect Strava through the simulator: ${err && err.message ? err.message : err}`);
+    failed += 1;
+  }
+}
 try {
   for (const pageSpec of PAGES) {
     for (const theme of THEMES) {
@@ -110,6 +128,40 @@ try {
 }
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed === 0 ? 0 : 1);
+
+// Connect Strava through the provider's consent page and back, then
+// disconnect (so the simulator's athlete is free for the next run). Returns a
+// description when done, null when the Strava app is not configured.
+async function connectStrava(state) {
+  const context = await browser.newContext({ storageState: state });
+  const page = await context.newPage();
+  try {
+    await page.goto(base + "/connections", { waitUntil: "load" });
+    const connect = page.locator('form[action="/connections/strava/connect"] button[type=submit]');
+    if ((await connect.count()) === 0) return null;
+    await page.check("#range-30d");
+    await Promise.all([page.waitForURL((u) => !u.href.startsWith(base), { timeout: 15000 }), connect.first().click()]);
+    // The simulator's consent page: the last athlete (the first is the demo's), all scopes ticked.
+    const authorize = page.locator('button[name="decision"][value="authorize"]');
+    await authorize.waitFor({ timeout: 15000 });
+    await page.locator('input[name="athlete"]').last().check();
+    await Promise.all([page.waitForURL(base + "/connections", { timeout: 15000 }), authorize.click()]);
+    const flash = await page.locator("#flash").innerText();
+    if (!flash.includes("Strava is connected")) throw new Error(`no "connected" message after the consent page: ${flash}`);
+    const facts = await page.locator("#connection-strava .connection-facts").innerText();
+    if (!facts.includes("activity:read_all")) throw new Error(`granted scopes not shown: ${facts}`);
+    await page.screenshot({ path: path.join(SHOTS, "connections-connected.png"), fullPage: true });
+    await Promise.all([
+      page.waitForURL(base + "/connections", { timeout: 15000 }),
+      page.click("#connection-strava .connection-disconnect button[type=submit]"),
+    ]);
+    const after = await page.locator("#flash").innerText();
+    if (!after.includes("Strava is disconnected")) throw new Error(`no "disconnected" message: ${after}`);
+    return "connect Strava through the simulator's consent page, then disconnect";
+  } finally {
+    await context.close();
+  }
+}
 
 async function signUp() {
   const context = await browser.newContext();
