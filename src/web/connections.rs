@@ -73,6 +73,9 @@ const RANGES: [(&str, &str); 4] = [
     ("all", "Everything"),
 ];
 
+/// The reconnect form's range: keep what the connection has.
+const KEEP_RANGE: &str = "keep";
+
 /// How far back an import goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Since {
@@ -476,7 +479,7 @@ async fn connect(
     let name = provider_name(provider);
     let now = state.clock.now();
     let range = form.range.trim();
-    if range_start(range, now).is_none() {
+    if range != KEEP_RANGE && range_start(range, now).is_none() {
         return Err(AppError::Unprocessable(
             "Choose how far back to import: the last 30 days, 90 days, year, or everything."
                 .to_owned(),
@@ -816,7 +819,14 @@ async fn finish(
             true,
         )));
     };
-    let after = range_start(&found.range, now).and_then(Since::after);
+    let after = if found.range == KEEP_RANGE {
+        // Reconnecting keeps the range chosen when the athlete first connected.
+        let mut conn = state.db.conn().await?;
+        let existing = tokens::get(&mut conn, user.id(), provider).await;
+        conn.check(existing)?.and_then(|c| c.backfill_after)
+    } else {
+        range_start(&found.range, now).and_then(Since::after)
+    };
 
     store(
         req,

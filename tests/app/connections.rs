@@ -1088,3 +1088,64 @@ async fn a_failed_deauthorization_still_deletes_the_tokens() {
     assert!(errors[0].2.contains("deauthorization failed"));
     assert!(!errors[0].2.contains("live-access"));
 }
+
+#[tokio::test]
+async fn reconnecting_after_a_refused_token_keeps_the_import_range() {
+    let app = spawn().await;
+    let sim = Sim::start().await;
+    configure(&app, "strava", &sim.base, "4242", true).await;
+    let (client, user) = signed_in(&app, "again@example.com", &[]).await;
+    let authorize = start_connect(&app, &client, "strava", "1y").await;
+    let redirect = sim
+        .consent(authorize.as_str(), 0, &["activity:read_all"], "authorize")
+        .await;
+    assert_eq!(back_to_pierre(&app, &client, &redirect).await.status(), 303);
+    let first_after: Option<chrono::DateTime<chrono::Utc>> =
+        sqlx::query_scalar("SELECT backfill_after FROM provider_connections WHERE user_id = $1")
+            .bind(user)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    sqlx::query(
+        "UPDATE provider_connections SET status = 'needs_reauth',
+             last_error = 'Strava no longer accepts Pierre''s access. Reconnect Strava on the Connections page to resume syncing.'
+         WHERE user_id = $1",
+    )
+    .bind(user)
+    .execute(&app.db)
+    .await
+    .unwrap();
+    let body = client
+        .get(app.url("/connections"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(body.contains("Reconnect needed"), "{body}");
+    assert!(body.contains("Reconnect Strava on the Connections page"));
+    assert!(body.contains(">Reconnect Strava</button>"));
+
+    app.clock.advance(TimeDelta::hours(1));
+    let authorize = start_connect(&app, &client, "strava", "keep").await;
+    let redirect = sim
+        .consent(authorize.as_str(), 0, &["activity:read_all"], "authorize")
+        .await;
+    assert_eq!(back_to_pierre(&app, &client, &redirect).await.status(), 303);
+    let (status, last_error, after): (
+        String,
+        Option<String>,
+        Option<chrono::DateTime<chrono::Utc>>,
+    ) = sqlx::query_as(
+        "SELECT status, last_error, backfill_after FROM provider_connections WHERE user_id = $1",
+    )
+    .bind(user)
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(status, "active");
+    assert_eq!(last_error, None);
+    assert_eq!(after, first_after);
+    assert_eq!(connections_of(&app, user).await, 1);
+}
