@@ -635,12 +635,13 @@ async fn callback(
         .retry
         .then(|| (provider.as_str(), name, found.range.clone()));
     // The "connect again" form redirects to the provider: allow it in the CSP.
-    let mut target = None;
-    if retry.is_some() {
+    let target = if retry.is_some() {
         let mut conn = state.db.conn().await?;
         let app = App::load(&mut conn, &state.settings.data_keys, provider).await;
-        target = conn.check(app)?.ok().map(|a| a.authorize_url);
-    }
+        conn.check(app)?.ok().map(|a| a.authorize_url)
+    } else {
+        None
+    };
     let res = render_with_status(
         &Outcome {
             ctx,
