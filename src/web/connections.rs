@@ -18,6 +18,7 @@ use askama::Template;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use subtle::ConstantTimeEq as _;
 
 use crate::auth::{CurrentUser, client_ip_text, user_agent};
 use crate::db::audit::{self, NewEvent, event};
@@ -522,7 +523,6 @@ async fn connect(
     let excess = pending.len().saturating_sub(MAX_PENDING);
     pending.drain(..excess);
     store_pending(&user, &pending)?;
-    state.providers.metrics.oauth(provider.as_str(), "started");
     Ok(no_store(redirect(&req, started.url.as_str())))
 }
 
@@ -593,7 +593,11 @@ async fn callback(
         .state
         .as_deref()
         .filter(|s| !s.is_empty())
-        .and_then(|s| pending.iter().position(|p| p.state == s))
+        .and_then(|s| {
+            pending
+                .iter()
+                .position(|p| bool::from(p.state.as_bytes().ct_eq(s.as_bytes())))
+        })
         .map(|i| pending.remove(i));
     pending.retain(|p| now.timestamp() - p.created < PENDING_LIFETIME.num_seconds());
     store_pending(&user, &pending)?;
@@ -1034,10 +1038,6 @@ async fn disconnect(
     )
     .await?;
     tx.commit().await.map_err(AppError::from)?;
-    state
-        .providers
-        .metrics
-        .oauth(provider.as_str(), "disconnected");
     let mut message = format!("{name} is disconnected.");
     if provider == Provider::Strava {
         message = format!(

@@ -658,6 +658,15 @@ async fn cancelling_at_strava_says_so_and_stores_nothing() {
     let redirect = sim.consent(authorize.as_str(), 0, &[], "cancel").await;
     let res = back_to_pierre(&app, &client, &redirect).await;
     assert_eq!(res.status(), 200);
+    // Its "connect again" form redirects to the provider: allowed by the CSP.
+    let csp = res.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.contains(&format!("form-action 'self' {};", sim.base)),
+        "{csp}"
+    );
     let body = res.text().await.unwrap();
     assert!(body.contains("You cancelled connecting Strava"), "{body}");
     assert!(body.contains("Connect Strava again"));
