@@ -430,6 +430,53 @@ impl Sim {
     }
 }
 
+impl Sim {
+    /// Authorize the app as athlete number `athlete` outside Pierre: (access, refresh).
+    async fn grant(&self, athlete: usize) -> (String, String) {
+        let mut authorize = url::Url::parse(&format!("{}/oauth/authorize", self.base)).unwrap();
+        authorize
+            .query_pairs_mut()
+            .append_pair("client_id", "4242")
+            .append_pair("redirect_uri", "http://localhost/oauth/strava/callback")
+            .append_pair("response_type", "code")
+            .append_pair("scope", "read,activity:read_all")
+            .append_pair("state", "s");
+        let redirect = self
+            .consent(
+                authorize.as_str(),
+                athlete,
+                &["activity:read_all"],
+                "authorize",
+            )
+            .await;
+        let code = redirect
+            .query_pairs()
+            .find(|(k, _)| k == "code")
+            .unwrap()
+            .1
+            .into_owned();
+        let answer: serde_json::Value = self
+            .client
+            .post(format!("{}/oauth/token", self.base))
+            .form(&[
+                ("client_id", "4242"),
+                ("client_secret", CLIENT_SECRET),
+                ("code", code.as_str()),
+                ("grant_type", "authorization_code"),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        (
+            answer["access_token"].as_str().unwrap().to_owned(),
+            answer["refresh_token"].as_str().unwrap().to_owned(),
+        )
+    }
+}
+
 /// Press "Connect" for `provider` with `range`: the provider's authorize URL.
 async fn start_connect(
     app: &TestApp,
@@ -639,12 +686,61 @@ async fn connecting_strava_through_the_simulator_stores_sealed_tokens_and_queues
     assert!(text.contains("already used"), "{text}");
     assert_eq!(connections_of(&app, user).await, 1);
     assert_eq!(
-        count(&app, "SELECT count(*) FROM jobs WHERE user_id = $1", user).await,
+        count(
+            &app,
+            "SELECT count(*) FROM jobs WHERE user_id = $1 AND kind = 'sync_backfill'",
+            user
+        )
+        .await,
         1
     );
     assert_eq!(
         metric_value(&app.metrics().await, "state_invalid", "strava"),
         1
+    );
+
+    // A backfill in progress (a job row of its own, leased far ahead so no worker takes it).
+    let job: i64 = sqlx::query_scalar(
+        "INSERT INTO jobs (kind, user_id, payload, state, locked_until, progress_done, progress_total)
+         VALUES ('sync_backfill', $1, '{\"provider\": \"strava\", \"after\": null}', 'running',
+                 now() + interval '1 hour', 240, 1380)
+         RETURNING id",
+    )
+    .bind(user)
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    let fragment = client
+        .get(app.url("/connections/strava/status"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        fragment.contains("Importing your Strava history: 240 of 1,380 activities."),
+        "{fragment}"
+    );
+    assert!(fragment.contains("hx-trigger=\"every 2s\""));
+    assert!(fragment.contains("<progress"));
+    sqlx::query("UPDATE jobs SET state = 'done', updated_at = now() WHERE id = $1")
+        .bind(job)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let fragment = client
+        .get(app.url("/connections/strava/status"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(fragment.contains("history is imported"), "{fragment}");
+    assert!(
+        !fragment.contains("hx-get"),
+        "polling stops when the import is done"
     );
 }
 
@@ -956,16 +1052,10 @@ async fn disconnecting_strava_deauthorizes_and_deletes_tokens_and_strava_activit
     let sim = Sim::start().await;
     configure(&app, "strava", &sim.base, "4242", true).await;
     let (client, user) = signed_in(&app, "leave@example.com", &[]).await;
-    let authorize = start_connect(&app, &client, "strava", "30d").await;
-    let redirect = sim
-        .consent(authorize.as_str(), 2, &["activity:read_all"], "authorize")
-        .await;
-    assert_eq!(back_to_pierre(&app, &client, &redirect).await.status(), 303);
-    let access = stored_tokens(&app, user)
-        .await
-        .access
-        .expose_secret()
-        .to_owned();
+    // Tokens the simulator issued, stored directly: no backfill job runs
+    // alongside (the connect flow is tested above).
+    let (access, refresh) = sim.grant(2).await;
+    connect_directly(&app, user, &access, &refresh, TimeDelta::hours(5)).await;
     let athlete = sim
         .client
         .get(format!("{}/api/v3/athlete", sim.base))
