@@ -698,50 +698,6 @@ async fn connecting_strava_through_the_simulator_stores_sealed_tokens_and_queues
         metric_value(&app.metrics().await, "state_invalid", "strava"),
         1
     );
-
-    // A backfill in progress (a job row of its own, leased far ahead so no worker takes it).
-    let job: i64 = sqlx::query_scalar(
-        "INSERT INTO jobs (kind, user_id, payload, state, locked_until, progress_done, progress_total)
-         VALUES ('sync_backfill', $1, '{\"provider\": \"strava\", \"after\": null}', 'running',
-                 now() + interval '1 hour', 240, 1380)
-         RETURNING id",
-    )
-    .bind(user)
-    .fetch_one(&app.db)
-    .await
-    .unwrap();
-    let fragment = client
-        .get(app.url("/connections/strava/status"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        fragment.contains("Importing your Strava history: 240 of 1,380 activities."),
-        "{fragment}"
-    );
-    assert!(fragment.contains("hx-trigger=\"every 2s\""));
-    assert!(fragment.contains("<progress"));
-    sqlx::query("UPDATE jobs SET state = 'done', updated_at = now() WHERE id = $1")
-        .bind(job)
-        .execute(&app.db)
-        .await
-        .unwrap();
-    let fragment = client
-        .get(app.url("/connections/strava/status"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(fragment.contains("history is imported"), "{fragment}");
-    assert!(
-        !fragment.contains("hx-get"),
-        "polling stops when the import is done"
-    );
 }
 
 #[tokio::test]
@@ -1247,4 +1203,66 @@ async fn reconnecting_after_a_refused_token_keeps_the_import_range() {
     assert_eq!(last_error, None);
     assert_eq!(after, first_after);
     assert_eq!(connections_of(&app, user).await, 1);
+}
+
+#[tokio::test]
+async fn the_backfill_progress_is_polled_while_the_import_runs() {
+    let app = spawn().await;
+    let provider = MockServer::start().await;
+    configure(&app, "strava", &provider.uri(), "4242", true).await;
+    let (client, user) = signed_in(&app, "progress@example.com", &[]).await;
+    connect_directly(&app, user, "a", "r", TimeDelta::hours(5)).await;
+    // A backfill in progress (a job row of its own, leased far ahead so no worker takes it).
+    let job: i64 = sqlx::query_scalar(
+        "INSERT INTO jobs (kind, user_id, payload, state, locked_until, progress_done, progress_total)
+         VALUES ('sync_backfill', $1, '{\"provider\": \"strava\", \"after\": null}', 'running',
+                 now() + interval '1 hour', 240, 1380)
+         RETURNING id",
+    )
+    .bind(user)
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    let fragment = client
+        .get(app.url("/connections/strava/status"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        fragment.contains("Importing your Strava history: 240 of 1,380 activities."),
+        "{fragment}"
+    );
+    assert!(fragment.contains("hx-trigger=\"every 2s\""));
+    assert!(fragment.contains("<progress"));
+    sqlx::query("UPDATE jobs SET state = 'done', updated_at = now() WHERE id = $1")
+        .bind(job)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let fragment = client
+        .get(app.url("/connections/strava/status"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(fragment.contains("history is imported"), "{fragment}");
+    assert!(
+        !fragment.contains("hx-get"),
+        "polling stops when the import is done"
+    );
+
+    let page = client
+        .get(app.url("/connections"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("id=\"backfill-strava\""), "{page}");
 }
