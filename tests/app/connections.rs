@@ -1266,3 +1266,160 @@ async fn the_backfill_progress_is_polled_while_the_import_runs() {
         .unwrap();
     assert!(page.contains("id=\"backfill-strava\""), "{page}");
 }
+
+/// `pierre serve` as a separate process with its log in a file, migrated.
+struct ServedBinary {
+    child: std::process::Child,
+    log: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for ServedBinary {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn serve_binary() -> (TestApp, ServedBinary) {
+    use std::process::{Command, Stdio};
+    let database = crate::support::create_database().await;
+    let url = url_for(&database);
+    let envs = |cmd: &mut Command| {
+        cmd.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("DATABASE_URL", &url)
+            .env("PIERRE_DATA_KEYS", keys_var())
+            .env("HTTP_HOST", "127.0.0.1")
+            .env("HTTP_WORKERS", "1")
+            .env("METRICS_ADDR", "127.0.0.1:0")
+            // Everything logged at debug level, Pierre's own at trace.
+            .env("RUST_LOG", "debug,pierre=trace");
+    };
+    let mut migrate = Command::new(env!("CARGO_BIN_EXE_pierre"));
+    envs(&mut migrate);
+    assert!(migrate.arg("migrate").output().unwrap().status.success());
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("serve.log");
+    let file = std::fs::File::create(&log).unwrap();
+    let mut serve = Command::new(env!("CARGO_BIN_EXE_pierre"));
+    envs(&mut serve);
+    let child = serve
+        .arg("serve")
+        .env("HTTP_PORT", port.to_string())
+        .stdout(Stdio::from(file.try_clone().unwrap()))
+        .stderr(Stdio::from(file))
+        .spawn()
+        .unwrap();
+    let address = format!("http://127.0.0.1:{port}");
+    let client = new_client();
+    for _ in 0..100 {
+        if client
+            .get(format!("{address}/login"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let app = TestApp {
+        address,
+        metrics_address: String::new(),
+        port,
+        db: sqlx::PgPool::connect(&url).await.unwrap(),
+        database,
+        client,
+        clock: pierre::clock::Clock::system(),
+    };
+    (
+        app,
+        ServedBinary {
+            child,
+            log,
+            _dir: dir,
+        },
+    )
+}
+
+#[tokio::test]
+async fn no_token_code_or_secret_reaches_the_log_or_the_pages() {
+    let (app, served) = serve_binary().await;
+    let sim = Sim::start().await;
+    configure(&app, "strava", &sim.base, "4242", true).await;
+    let (client, user) = signed_in(&app, "quiet@example.com", &[]).await;
+    let authorize = start_connect(&app, &client, "strava", "30d").await;
+    let state = state_of(&authorize);
+    let redirect = sim
+        .consent(authorize.as_str(), 0, &["activity:read_all"], "authorize")
+        .await;
+    let code = redirect
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    assert_eq!(back_to_pierre(&app, &client, &redirect).await.status(), 303);
+    let tokens = stored_tokens(&app, user).await;
+    let (access, refresh) = (
+        tokens.access.expose_secret().to_owned(),
+        tokens.refresh.expose_secret().to_owned(),
+    );
+    let mut pages = String::new();
+    for path in ["/connections", "/connections/strava/status"] {
+        pages.push_str(
+            &client
+                .get(app.url(path))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap(),
+        );
+    }
+    // Expire the access token: disconnecting refreshes it, then deauthorizes.
+    sqlx::query("UPDATE provider_connections SET expires_at = now() WHERE user_id = $1")
+        .bind(user)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let token = app.csrf_token(&client).await;
+    let res = client
+        .post(app.url("/connections/strava/disconnect"))
+        .form(&[("csrf_token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    pages.push_str(
+        &client
+            .get(app.url("/connections"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    );
+    assert!(pages.contains("Strava is disconnected"), "{pages}");
+    let log = std::fs::read_to_string(&served.log).unwrap();
+    assert!(log.contains("Pierre is listening"), "the log was captured");
+    for (what, secret) in [
+        ("access token", access.as_str()),
+        ("refresh token", refresh.as_str()),
+        ("authorization code", code.as_str()),
+        ("state", state.as_str()),
+        ("client secret", CLIENT_SECRET),
+    ] {
+        assert!(!log.contains(secret), "the {what} is in the log");
+        assert!(!pages.contains(secret), "the {what} is in a page");
+    }
+    drop(served);
+}
