@@ -1039,7 +1039,7 @@ async fn disconnect(
     .await?;
     tx.commit().await.map_err(AppError::from)?;
     let mut message = format!("{name} is disconnected.");
-    if provider == Provider::Strava {
+    if deleted > 0 {
         message = format!(
             "{message} {} imported from Strava {} deleted.",
             if deleted == 1 {
