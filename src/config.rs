@@ -165,6 +165,9 @@ pub struct Settings {
     pub session_absolute: Duration,
     /// Activity upload limits.
     pub upload: UploadLimits,
+    /// Whether `pierre serve` runs a job worker in-process (`PIERRE_WORKER`,
+    /// `on` by default; `off` when separate `pierre worker` processes run the jobs).
+    pub run_worker: bool,
 }
 
 impl Settings {
@@ -290,6 +293,16 @@ impl Settings {
             ));
         }
         let upload = upload_limits(&env)?;
+        let run_worker = match env.get("PIERRE_WORKER").as_deref().map(str::trim) {
+            None | Some("on" | "true" | "1" | "yes") => true,
+            Some("off" | "false" | "0" | "no") => false,
+            Some(other) => {
+                return Err(ConfigError::new(
+                    "PIERRE_WORKER",
+                    format!("must be \"on\" or \"off\" (got {other:?})"),
+                ));
+            }
+        };
         if environment.is_production() && public_url.scheme() != "https" {
             return Err(ConfigError::new(
                 "PIERRE_PUBLIC_URL",
@@ -316,6 +329,7 @@ impl Settings {
             session_idle,
             session_absolute,
             upload,
+            run_worker,
         })
     }
 

@@ -98,7 +98,8 @@ impl Application {
         })?;
         let metrics_port = metrics_listener.local_addr()?.port();
 
-        let metrics = web::Data::new(Metrics::new(pools.clone())?);
+        let metrics =
+            web::Data::new(Metrics::new(pools.clone())?.with_queue(background.pool().clone()));
         let provider_metrics = Arc::new(ProviderMetrics::new(metrics.registry())?);
         let providers = ProviderCtx::new(Arc::clone(&settings), clock.clone(), provider_metrics)
             .context("could not build the HTTP client for providers")?;
@@ -114,11 +115,15 @@ impl Application {
         spawn_cleanup(background.clone(), clock.clone());
         let wake = crate::jobs::Wake::default();
         let chart_cache = Arc::new(crate::web::dashboard::ChartCache::default());
-        crate::jobs::spawn_worker(crate::jobs::Worker {
-            pool: background.pool().clone(),
-            providers: providers.clone(),
-            wake: wake.clone(),
-        });
+        if settings.run_worker {
+            crate::jobs::spawn_worker(crate::jobs::Worker {
+                pool: background.pool().clone(),
+                providers: providers.clone(),
+                wake: wake.clone(),
+            });
+        } else {
+            tracing::info!("PIERRE_WORKER=off: jobs are left to `pierre worker` processes");
+        }
         // The session cookie is signed with a key derived (HKDF) from
         // PIERRE_SECRET_KEY, so every worker and every instance accept it.
         let cookie_key = Key::derive_from(settings.secret_key.expose());

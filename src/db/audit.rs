@@ -22,6 +22,10 @@ pub mod event {
     pub const ADMIN_CREATED: &str = "admin_created";
     pub const OAUTH_APP_CREATED: &str = "oauth_app_created";
     pub const OAUTH_APP_CHANGED: &str = "oauth_app_changed";
+    pub const JOB_RETRIED: &str = "job_retried";
+    pub const OAUTH_SUBSCRIPTION_CREATED: &str = "oauth_subscription_created";
+    pub const OAUTH_SUBSCRIPTION_DELETED: &str = "oauth_subscription_deleted";
+    pub const OAUTH_APP_TESTED: &str = "oauth_app_tested";
 
     /// Every type, for the audit page's filter.
     pub const ALL: &[&str] = &[
@@ -41,6 +45,10 @@ pub mod event {
         ADMIN_CREATED,
         OAUTH_APP_CREATED,
         OAUTH_APP_CHANGED,
+        JOB_RETRIED,
+        OAUTH_SUBSCRIPTION_CREATED,
+        OAUTH_SUBSCRIPTION_DELETED,
+        OAUTH_APP_TESTED,
     ];
 }
 

@@ -10,6 +10,7 @@ pub mod account_export;
 pub mod activities;
 pub mod activity_analysis;
 pub mod admin;
+pub mod admin_jobs;
 pub mod admin_oauth;
 pub mod assets;
 pub mod auth;
@@ -50,4 +51,5 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     records::configure(cfg);
     admin::configure(cfg);
     admin_oauth::configure(cfg);
+    admin_jobs::configure(cfg);
 }

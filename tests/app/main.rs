@@ -14,6 +14,7 @@ mod accounts;
 mod activities;
 mod admin;
 mod admin_cli;
+mod admin_jobs;
 mod calendar_records;
 mod cli;
 mod dashboard;

@@ -182,6 +182,20 @@ const ROUTES: &[Row] = &[
     ),
     (
         "GET",
+        "/admin/jobs",
+        "/admin/jobs",
+        &[],
+        [303, 403, 403, 200],
+    ),
+    (
+        "POST",
+        "/admin/jobs/{id}/retry",
+        "/admin/jobs/999999/retry",
+        &[],
+        [303, 403, 403, 404],
+    ),
+    (
+        "GET",
         "/admin/oauth-apps",
         "/admin/oauth-apps",
         &[],
