@@ -21,6 +21,10 @@ struct Cli {
 enum Command {
     /// Serve the web application (the default).
     Serve,
+    /// Run only the background job worker (no web server), for scaling jobs
+    /// separately; serve it with `PIERRE_WORKER=off`. Stops on ctrl-c or SIGTERM,
+    /// letting the current job finish (or releasing it to the queue).
+    Worker,
     /// Apply pending database migrations, then exit.
     Migrate,
     /// Administrators and roles: create an admin, grant or revoke a role.
@@ -105,13 +109,13 @@ fn main() -> ExitCode {
     };
     init_tracing(settings.environment, &settings.log_filter);
     let command = command.unwrap_or(Command::Serve);
-    if settings.secret_key_generated && matches!(command, Command::Serve) {
+    if settings.secret_key_generated && matches!(command, Command::Serve | Command::Worker) {
         tracing::warn!(
             "PIERRE_SECRET_KEY is not set: using a random key for this run (development only); \
              sessions and encrypted data will not survive a restart"
         );
     }
-    if settings.data_keys_derived && matches!(command, Command::Serve) {
+    if settings.data_keys_derived && matches!(command, Command::Serve | Command::Worker) {
         tracing::warn!(
             "PIERRE_DATA_KEYS is not set: secrets at rest use a key derived from PIERRE_SECRET_KEY \
              (key id \"dev\", development only); set PIERRE_DATA_KEYS before storing real secrets"
@@ -134,6 +138,13 @@ fn main() -> ExitCode {
                 .run_until_stopped()
                 .await
                 .map(|()| ExitCode::SUCCESS),
+            Command::Worker => pierre::startup::run_worker(
+                settings,
+                pierre::clock::Clock::system(),
+                pierre::startup::shutdown_signal(),
+            )
+            .await
+            .map(|()| ExitCode::SUCCESS),
             Command::Migrate => migrate(&settings).await.map(|()| ExitCode::SUCCESS),
             // Admin commands report their own outcome: one line, a specific status.
             Command::Admin(admin) => Ok(cli::run(&settings, admin).await),

@@ -177,6 +177,23 @@ pub async fn finish(conn: &mut PgConnection, id: i64) -> Result<(), sqlx::Error>
     Ok(())
 }
 
+/// Give a running job back to the queue, due now, its attempt not counted
+/// (a worker stopping before the job ended).
+///
+/// # Errors
+/// Database errors.
+pub async fn release(conn: &mut PgConnection, id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "UPDATE jobs SET state = 'queued', attempts = greatest(attempts - 1, 0), run_at = now(),
+                         locked_until = NULL, updated_at = now()
+         WHERE id = $1 AND state = 'running'",
+        id
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// Seconds to wait before attempt `attempts + 1`: 2^attempts × 5 s, ±25 % jitter.
 #[must_use]
 pub fn backoff_secs(attempts: i32, jitter: f64) -> f64 {

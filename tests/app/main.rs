@@ -31,3 +31,4 @@ mod security;
 mod static_assets;
 mod support;
 mod thresholds;
+mod worker;
