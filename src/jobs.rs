@@ -50,8 +50,9 @@ pub fn spawn_worker(worker: Worker) {
 /// How long a stopping worker lets its current job finish before releasing it.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
 
-/// Run jobs until `shutdown` completes. Between jobs the worker stops at
-/// once; a job running when `shutdown` fires gets [`SHUTDOWN_GRACE`] to
+/// Run jobs until `shutdown` completes.
+///
+/// Between jobs the worker stops at once; a job running when `shutdown` fires gets [`SHUTDOWN_GRACE`] to
 /// finish, and is otherwise released back to the queue (attempt not counted)
 /// so that another worker takes it at once instead of after its lease.
 pub async fn run_until(worker: Worker, shutdown: impl Future<Output = ()>) {
@@ -117,7 +118,7 @@ async fn release(pool: &PgPool, id: i64) {
     match released.await {
         Ok(()) => tracing::info!(job = id, "stopping: job released to the queue"),
         Err(err) => {
-            tracing::warn!(job = id, error = %err, "could not release the job; its lease will expire")
+            tracing::warn!(job = id, error = %err, "could not release the job; its lease will expire");
         }
     }
 }

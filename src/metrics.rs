@@ -166,7 +166,7 @@ impl Metrics {
                 self.jobs_oldest_due.set(stats.oldest_due_secs);
             }
             Ok(Err(err)) => {
-                tracing::warn!(error = %err, "could not read the job queue for metrics")
+                tracing::warn!(error = %err, "could not read the job queue for metrics");
             }
             Err(_) => tracing::warn!("reading the job queue for metrics timed out"),
         }

@@ -255,8 +255,9 @@ impl std::fmt::Debug for Application {
     }
 }
 
-/// `pierre worker`: run only the job worker (no public listener) with the
-/// same settings, pool and provider context as `serve`, and `/metrics` on
+/// `pierre worker`: run only the job worker (no public listener).
+///
+/// Same settings, pool and provider context as `serve`, and `/metrics` on
 /// `METRICS_ADDR`, until `shutdown` completes (see [`crate::jobs::run_until`]
 /// for what happens to a job in progress).
 ///

@@ -304,12 +304,11 @@ pub async fn queue_stats(conn: &mut PgConnection) -> Result<QueueStats, sqlx::Er
     .await?;
     let mut stats = QueueStats::default();
     for row in rows {
-        match row.kind {
-            Some(kind) => stats.waiting.push((kind, row.waiting)),
-            None => {
-                stats.dead = row.dead;
-                stats.oldest_due_secs = row.oldest.max(0.0);
-            }
+        if let Some(kind) = row.kind {
+            stats.waiting.push((kind, row.waiting));
+        } else {
+            stats.dead = row.dead;
+            stats.oldest_due_secs = row.oldest.max(0.0);
         }
     }
     Ok(stats)

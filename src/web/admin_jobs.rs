@@ -151,7 +151,7 @@ async fn jobs_page(
     let counted = jobs::counts(&mut conn).await;
     let counts = conn.check(counted)?;
     let read = jobs::queue_stats(&mut conn).await;
-    let stats = conn.check(read)?;
+    let queue = conn.check(read)?;
     let listed = jobs::in_state(&mut conn, "running", RUNNING_SHOWN, 0).await;
     let (running, running_total) = conn.check(listed)?;
     let listed = jobs::in_state(&mut conn, "dead", PAGE_SIZE, (page - 1) * PAGE_SIZE).await;
@@ -180,7 +180,7 @@ async fn jobs_page(
             }
         }
     }
-    let queued: i64 = stats.waiting.iter().map(|(_, n)| n).sum();
+    let queued: i64 = queue.waiting.iter().map(|(_, n)| n).sum();
     let dead: Vec<JobView> = dead.into_iter().map(view).collect();
     let pager = Pager::new("/admin/jobs", &[], page, dead_total, dead.len());
     let page = JobsPage {
@@ -188,7 +188,7 @@ async fn jobs_page(
         kinds,
         queued: thousands(queued),
         dead_total: thousands(dead_total),
-        oldest_due: (stats.oldest_due_secs > 0.0).then(|| age(stats.oldest_due_secs)),
+        oldest_due: (queue.oldest_due_secs > 0.0).then(|| age(queue.oldest_due_secs)),
         running: running.into_iter().map(view).collect(),
         running_total,
         dead,
