@@ -24,6 +24,7 @@ mod headers;
 mod health;
 mod metrics;
 mod nginx;
+mod oauth_app_ops;
 mod oauth_apps;
 mod pg_count;
 mod provider_sim;

@@ -216,6 +216,20 @@ const ROUTES: &[Row] = &[
         [303, 403, 403, 422],
     ),
     (
+        "POST",
+        "/admin/oauth-apps/{id}/subscription",
+        "/admin/oauth-apps/strava/subscription",
+        &[("action", "create")],
+        [303, 403, 403, 422],
+    ),
+    (
+        "POST",
+        "/admin/oauth-apps/{id}/test",
+        "/admin/oauth-apps/strava/test",
+        &[],
+        [303, 403, 403, 422],
+    ),
+    (
         "GET",
         "/activities",
         "/activities",
