@@ -16,6 +16,7 @@
 
 pub mod api;
 pub mod data;
+pub mod fit;
 pub mod oauth;
 pub mod push;
 
