@@ -177,7 +177,7 @@ async fn execute(pool: &PgPool, providers: &ProviderCtx, job: Job) -> Result<(),
     Ok(())
 }
 
-async fn run(pool: &PgPool, _providers: &ProviderCtx, job: &Job) -> anyhow::Result<()> {
+async fn run(pool: &PgPool, providers: &ProviderCtx, job: &Job) -> anyhow::Result<()> {
     match job.kind.as_str() {
         jobs::RECOMPUTE => {
             let user_id = job.user_id.context("recompute job without an athlete")?;
@@ -189,6 +189,9 @@ async fn run(pool: &PgPool, _providers: &ProviderCtx, job: &Job) -> anyhow::Resu
                 .context("recompute job without a valid 'from' day")?;
             recompute_history(pool, job.id, user_id, from).await
         }
+        jobs::GARMIN_PING => crate::sync::garmin::run_ping(pool, providers, job)
+            .await
+            .map(|_| ()),
         other => anyhow::bail!("unknown job kind {other:?}"),
     }
 }

@@ -21,8 +21,12 @@ pub const SYNC_EVENT: &str = "sync_event";
 /// Job kind: look for activities a webhook may have missed (payload: `{"provider"}`).
 pub const SYNC_POLL: &str = "sync_poll";
 
+/// Job kind: pull and import one Garmin activity file announced by a ping
+/// (payload: the ping entry's `userId`, `summaryId`, `callbackURL`, `fileType`).
+pub const GARMIN_PING: &str = "garmin_ping";
+
 /// Every kind, so that metrics report zero for kinds with nothing waiting.
-pub const KINDS: &[&str] = &[RECOMPUTE, SYNC_BACKFILL, SYNC_EVENT, SYNC_POLL];
+pub const KINDS: &[&str] = &[RECOMPUTE, SYNC_BACKFILL, SYNC_EVENT, SYNC_POLL, GARMIN_PING];
 
 /// How long a claimed job may run before another worker may take it over.
 pub const LEASE_SECS: f64 = 300.0;

@@ -128,7 +128,8 @@ impl Writer {
         self.data
             .push(u8::try_from(fields.len()).unwrap_or(u8::MAX));
         for &(num, size, base) in fields {
-            self.data.extend_from_slice(&[num, size, base]);
+            self.data
+                .extend_from_slice(&<[u8; 3]>::from((num, size, base)));
         }
     }
 
@@ -231,15 +232,12 @@ pub fn encode(activity: &ParsedActivity) -> Vec<u8> {
         w.u32(at(t));
         let lat = s.lat.as_ref().and_then(|v| v.get(i)).copied();
         let lon = s.lon.as_ref().and_then(|v| v.get(i)).copied();
-        match (lat, lon) {
-            (Some(lat), Some(lon)) => {
-                w.i32(degrees_to_semicircles(lat));
-                w.i32(degrees_to_semicircles(lon));
-            }
-            _ => {
-                w.i32(0x7FFF_FFFF);
-                w.i32(0x7FFF_FFFF);
-            }
+        if let (Some(lat), Some(lon)) = (lat, lon) {
+            w.i32(degrees_to_semicircles(lat));
+            w.i32(degrees_to_semicircles(lon));
+        } else {
+            w.i32(0x7FFF_FFFF);
+            w.i32(0x7FFF_FFFF);
         }
         w.u16(narrow16(scaled(
             pick32(s.altitude.as_ref(), i),

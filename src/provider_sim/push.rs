@@ -36,7 +36,7 @@ const TIMEOUT: Duration = Duration::from_secs(2);
 const MAX_ANSWER: u64 = 64 * 1024;
 
 /// Status and body of one plain-HTTP request.
-async fn call(method: &str, url: &Url, body: Option<&str>) -> Option<(u16, String)> {
+pub(super) async fn call(method: &str, url: &Url, body: Option<&str>) -> Option<(u16, String)> {
     if url.scheme() != "http" {
         return None;
     }

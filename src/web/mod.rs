@@ -21,6 +21,7 @@ pub mod dashboard;
 pub mod export;
 pub mod format;
 pub mod forms;
+pub mod garmin_webhook;
 pub mod headers;
 pub mod health;
 pub mod layout;
@@ -52,4 +53,5 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     admin::configure(cfg);
     admin_oauth::configure(cfg);
     admin_jobs::configure(cfg);
+    garmin_webhook::configure(cfg);
 }

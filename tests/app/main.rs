@@ -20,6 +20,7 @@ mod cli;
 mod dashboard;
 mod database;
 mod errors;
+mod garmin;
 mod headers;
 mod health;
 mod metrics;

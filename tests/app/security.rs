@@ -181,6 +181,13 @@ const ROUTES: &[Row] = &[
         [303, 403, 403, 200],
     ),
     (
+        "POST",
+        "/webhooks/garmin",
+        "/webhooks/garmin",
+        &[],
+        [400, 400, 400, 400],
+    ),
+    (
         "GET",
         "/admin/jobs",
         "/admin/jobs",
