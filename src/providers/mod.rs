@@ -8,6 +8,7 @@
 //! job worker, so a token refreshed by one is seen by the other through
 //! PostgreSQL, never through process memory.
 
+pub mod setup;
 pub mod subscriptions;
 pub mod tokens;
 

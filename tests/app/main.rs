@@ -30,6 +30,7 @@ mod oauth_apps;
 mod pg_count;
 mod provider_sim;
 mod security;
+mod sim_setup;
 mod static_assets;
 mod support;
 mod thresholds;
