@@ -685,6 +685,8 @@ mod tests {
         assert_eq!(s.session_idle, Duration::from_hours(12));
         assert_eq!(s.session_absolute, Duration::from_hours(14 * 24));
         assert_eq!(s.session_cookie_name(), "pierre_session");
+        assert!(s.run_worker);
+        assert!(!settings(&[("PIERRE_WORKER", "off")]).unwrap().run_worker);
     }
 
     #[test]
@@ -714,6 +716,7 @@ mod tests {
             ("METRICS_ADDR", "9091"),
             ("RUST_LOG", "pierre=[["),
             ("PIERRE_MIGRATE_ON_START", "maybe"),
+            ("PIERRE_WORKER", "sometimes"),
             ("SESSION_IDLE_TIMEOUT_SECS", "5"),
             ("SESSION_ABSOLUTE_TIMEOUT_SECS", "120"),
             ("PIERRE_DATA_KEYS", "k1"),

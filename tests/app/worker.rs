@@ -80,3 +80,41 @@ async fn pierre_worker_runs_queued_jobs_and_stops_cleanly_on_sigterm() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+#[tokio::test]
+async fn a_released_job_goes_back_to_the_queue_with_its_attempt_not_counted() {
+    let app = TestApp::spawn_with(Spawn {
+        vars: vec![("PIERRE_WORKER", "off".to_owned())],
+        ..Spawn::default()
+    })
+    .await;
+    let job: i64 = sqlx::query_scalar(
+        "INSERT INTO jobs (kind, state, attempts, locked_until, run_at)
+         VALUES ('sync_poll', 'running', 2, now() + interval '5 minutes', now() - interval '1 minute') RETURNING id",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    let mut conn = app.db.acquire().await.unwrap();
+    pierre::db::jobs::release(&mut conn, job).await.unwrap();
+    let (state, attempts, locked): (String, i32, Option<chrono::DateTime<chrono::Utc>>) =
+        sqlx::query_as("SELECT state, attempts, locked_until FROM jobs WHERE id = $1")
+            .bind(job)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!((state.as_str(), attempts, locked), ("queued", 1, None));
+    // A job that is no longer running is left alone.
+    sqlx::query("UPDATE jobs SET state = 'done' WHERE id = $1")
+        .bind(job)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    pierre::db::jobs::release(&mut conn, job).await.unwrap();
+    let state: String = sqlx::query_scalar("SELECT state FROM jobs WHERE id = $1")
+        .bind(job)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(state, "done");
+}
