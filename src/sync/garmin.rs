@@ -48,20 +48,64 @@ pub struct FileNotice {
 struct Ping {
     #[serde(default)]
     activity_files: Vec<Value>,
+    #[serde(default)]
+    deregistrations: Vec<Value>,
 }
 
-/// The files of a ping body; entries that are not file notices are skipped.
+/// What a notification body announces.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Notification {
+    /// Activity files to pull.
+    pub files: Vec<FileNotice>,
+    /// Garmin user ids that removed Pierre's access in Garmin Connect.
+    pub deregistered: Vec<String>,
+}
+
+/// The files and deregistrations of a notification body; entries that are
+/// not what they should be are skipped.
 ///
 /// # Errors
 /// When the body is not a JSON object.
-pub fn notices(body: &[u8]) -> Result<Vec<FileNotice>, serde_json::Error> {
+pub fn notices(body: &[u8]) -> Result<Notification, serde_json::Error> {
     let ping: Ping = serde_json::from_slice(body)?;
-    Ok(ping
-        .activity_files
-        .into_iter()
-        .filter_map(|v| serde_json::from_value::<FileNotice>(v).ok())
-        .filter(|n| !n.user_id.is_empty() && !n.summary_id.is_empty())
-        .collect())
+    Ok(Notification {
+        files: ping
+            .activity_files
+            .into_iter()
+            .filter_map(|v| serde_json::from_value::<FileNotice>(v).ok())
+            .filter(|n| !n.user_id.is_empty() && !n.summary_id.is_empty())
+            .collect(),
+        deregistered: ping
+            .deregistrations
+            .iter()
+            .filter_map(|v| v.get("userId").and_then(Value::as_str))
+            .filter(|id| !id.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    })
+}
+
+/// Garmin users who removed Pierre's access: their connections become
+/// `revoked`, their tokens are deleted, and the athlete is told why. Returns
+/// how many connections changed.
+///
+/// # Errors
+/// Database errors.
+pub async fn deregister(conn: &mut PgConnection, user_ids: &[String]) -> Result<u64, sqlx::Error> {
+    if user_ids.is_empty() {
+        return Ok(0);
+    }
+    let done = sqlx::query!(
+        "UPDATE provider_connections
+         SET status = 'revoked', access_token = NULL, refresh_token = NULL, expires_at = NULL,
+             last_error = 'Pierre''s access was removed in Garmin Connect. Connect Garmin again to resume importing.',
+             last_error_at = now(), updated_at = now()
+         WHERE provider = 'garmin' AND external_athlete_id = ANY($1) AND status <> 'revoked'",
+        user_ids
+    )
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
 }
 
 /// What [`enqueue_pings`] did.
@@ -408,10 +452,12 @@ mod tests {
             {"userId": "u1"},
             {"userId": "", "summaryId": "1", "callbackURL": "z"}
         ]}"#;
-        let files = notices(body).unwrap();
+        let files = notices(body).unwrap().files;
         assert_eq!(files.len(), 1);
         assert_eq!(files[0].summary_id, "77");
-        assert_eq!(notices(b"{}").unwrap(), []);
+        assert_eq!(notices(b"{}").unwrap(), Notification::default());
+        let gone = notices(br#"{"deregistrations": [{"userId": "u9"}, {"x": 1}]}"#).unwrap();
+        assert_eq!(gone.deregistered, ["u9"]);
         assert!(notices(b"nope").is_err());
     }
 }

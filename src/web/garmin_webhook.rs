@@ -4,7 +4,8 @@
 //!
 //! Garmin retries pings that are not answered 200, so files of unknown users
 //! are acknowledged and dropped rather than refused. A body that is not a ping
-//! is 400.
+//! is 400. `deregistrations` (a user removed Pierre's access in Garmin
+//! Connect) revoke the connection and delete its tokens at once.
 
 use actix_web::{HttpResponse, web};
 use serde_json::json;
@@ -26,16 +27,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 async fn ping(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, AppError> {
-    let Ok(files) = garmin::notices(&body) else {
+    let Ok(notification) = garmin::notices(&body) else {
         return Err(AppError::BadRequest(
             "The body is not a Garmin ping (a JSON object with activityFiles).".to_owned(),
         ));
     };
-    if files.is_empty() {
+    if notification.files.is_empty() && notification.deregistered.is_empty() {
         return Ok(HttpResponse::Ok().json(json!({ "queued": 0 })));
     }
     let mut tx = state.db.pool().begin().await?;
-    let queued = garmin::enqueue_pings(&mut tx, &files).await?;
+    let revoked = garmin::deregister(&mut tx, &notification.deregistered).await?;
+    let queued = garmin::enqueue_pings(&mut tx, &notification.files).await?;
     tx.commit().await?;
     if queued.queued > 0 {
         state.jobs.notify();
@@ -50,5 +52,6 @@ async fn ping(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpRespon
         "queued": queued.queued,
         "duplicates": queued.duplicates,
         "ignored": queued.unknown,
+        "revoked": revoked,
     })))
 }

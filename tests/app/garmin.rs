@@ -466,6 +466,32 @@ async fn a_garmin_ping_imports_the_activity_once_end_to_end() {
     );
     assert!(!garmin_activities(&app).await.iter().any(|a| a.0 == "999"));
 
+    // Deregistration: the connection is revoked, its tokens deleted, and later pings ignored.
+    let res = client
+        .post(app.url("/webhooks/garmin"))
+        .json(&json!({ "deregistrations": [{ "userId": garmin::user_id_of(athlete) }] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.json::<Value>().await.unwrap()["revoked"], 1);
+    let (status, token, message): (String, Option<Vec<u8>>, Option<String>) = sqlx::query_as(
+        "SELECT status, access_token, last_error FROM provider_connections WHERE provider = 'garmin'",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(status, "revoked");
+    assert!(token.is_none());
+    assert!(message.unwrap().contains("Connect Garmin again"));
+    let res = client
+        .post(app.url("/webhooks/garmin"))
+        .body(ping.clone())
+        .header("content-type", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.json::<Value>().await.unwrap()["ignored"], 1);
+
     // Unknown users are acknowledged and ignored; a body that is not a ping is 400.
     let res = client
         .post(app.url("/webhooks/garmin"))
