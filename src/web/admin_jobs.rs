@@ -100,7 +100,7 @@ fn view(row: JobRow) -> JobView {
 }
 
 #[derive(Template)]
-#[template(path = "admin/jobs.html", blocks = ["dead_rows"])]
+#[template(path = "admin/jobs.html", blocks = ["dead_rows", "running_rows"])]
 struct JobsPage {
     ctx: PageContext,
     kinds: Vec<KindCounts>,
@@ -118,6 +118,8 @@ struct JobsPage {
 struct JobsQuery {
     page: Option<String>,
     done: Option<String>,
+    /// `running`: only the running jobs (the section polls itself over htmx).
+    part: Option<String>,
 }
 
 /// The notice for a code put in the URL after a retry: (tone, message).
@@ -148,6 +150,24 @@ async fn jobs_page(
 ) -> Result<HttpResponse, AppError> {
     let page = page_number(query.page.as_deref());
     let mut conn = state.db.conn().await?;
+    if query.part.as_deref() == Some("running") {
+        let listed = jobs::in_state(&mut conn, "running", RUNNING_SHOWN, 0).await;
+        let (running, running_total) = conn.check(listed)?;
+        drop(conn);
+        let page = JobsPage {
+            ctx,
+            kinds: Vec::new(),
+            queued: String::new(),
+            dead_total: String::new(),
+            oldest_due: None,
+            running: running.into_iter().map(view).collect(),
+            running_total,
+            dead: Vec::new(),
+            pager: Pager::new("/admin/jobs", &[], 1, 0, 0),
+            notice: None,
+        };
+        return respond(&page.as_running_rows(), StatusCode::OK);
+    }
     let counted = jobs::counts(&mut conn).await;
     let counts = conn.check(counted)?;
     let read = jobs::queue_stats(&mut conn).await;

@@ -128,6 +128,23 @@ async fn the_jobs_page_shows_counts_running_progress_and_dead_jobs_and_metrics_r
         "{body}"
     );
 
+    // The running section refreshes itself: a fragment with the progress.
+    let part = admin
+        .get(app.url("/admin/jobs?part=running"))
+        .header("HX-Request", "true")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        part.trim_start()
+            .starts_with("<section class=\"card\" id=\"jobs-running\""),
+        "{part}"
+    );
+    assert!(part.contains("240 of 1,380") && !part.contains("<html"));
+
     let metrics = app.metrics().await;
     assert_eq!(
         sample(&metrics, "pierre_jobs_waiting{kind=\"recompute_metrics\"}"),
