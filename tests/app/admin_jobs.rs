@@ -303,3 +303,31 @@ async fn dead_jobs_are_listed_a_page_at_a_time() {
     assert!(!second.contains("<html"));
     assert_eq!(html(&second).select(&rows).count(), 5);
 }
+
+#[tokio::test]
+async fn a_dead_job_whose_twin_is_waiting_stays_dead() {
+    let app = spawn_without_worker().await;
+    let (admin, _) = signed_in(&app, "admin@example.org", &["athlete", "admin"]).await;
+    let dead = insert_job(
+        &app,
+        "INSERT INTO jobs (kind, state, attempts, dedupe_key, last_error)
+         VALUES ('sync_event', 'dead', 5, 'strava:event:1', 'boom') RETURNING id",
+        None,
+    )
+    .await;
+    insert_job(
+        &app,
+        "INSERT INTO jobs (kind, dedupe_key) VALUES ('sync_event', 'strava:event:1') RETURNING id",
+        None,
+    )
+    .await;
+    let token = app.csrf_token(&admin).await;
+    let res = admin
+        .post(app.url(&format!("/admin/jobs/{dead}/retry")))
+        .form(&[("csrf_token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["location"], "/admin/jobs?done=duplicate");
+    assert_eq!(state_of(&app, dead).await, ("dead".to_owned(), 5));
+}
