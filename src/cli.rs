@@ -115,6 +115,87 @@ pub enum KeysCommand {
     Rotate,
 }
 
+/// `pierre oauth-apps …` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum OauthAppsCommand {
+    /// Point the Strava and Garmin apps at the provider simulator at URL (demo
+    /// client id 4242 and secret, the simulator's endpoints, enabled, a webhook
+    /// verify token) and tell the simulator where Garmin pings go. Idempotent.
+    ConfigureSim {
+        /// The simulator's base URL, e.g. `http://127.0.0.1:8082`.
+        url: String,
+    },
+    /// Make sure Strava has a push subscription to this instance's
+    /// `/webhooks/strava` (created when missing). Pierre must be serving.
+    Subscribe,
+}
+
+/// Run one oauth-apps command; prints its one line and returns the exit status
+/// (1 when the provider refuses, 2 for a bad URL, 3 for the database).
+pub async fn run_oauth_apps(settings: Settings, command: OauthAppsCommand) -> ExitCode {
+    report(oauth_apps_command(settings, command).await)
+}
+
+async fn oauth_apps_command(
+    settings: Settings,
+    command: OauthAppsCommand,
+) -> Result<String, Failure> {
+    use pierre::providers::setup::{self, SetupError, Subscribed};
+    let pool = connect(&settings).await?;
+    let registry = prometheus::Registry::new();
+    let metrics = pierre::metrics::ProviderMetrics::new(&registry)
+        .map_err(|err| refused(format!("metrics: {err}")))?;
+    let ctx = pierre::providers::ProviderCtx::new(
+        std::sync::Arc::new(settings),
+        pierre::clock::Clock::system(),
+        std::sync::Arc::new(metrics),
+    )
+    .map_err(|err| refused(format!("could not build the HTTP client: {err}")))?;
+    let failed = |err: SetupError| match err {
+        SetupError::BadUrl(_) => usage(err.to_string()),
+        SetupError::Database(err) => Failure::from(err),
+        SetupError::Crypto(_) | SetupError::Refused(_) => refused(err.to_string()),
+    };
+    let message = match command {
+        OauthAppsCommand::ConfigureSim { url } => {
+            let (apps, pings) = setup::configure_sim(&pool, &ctx, &url)
+                .await
+                .map_err(failed)?;
+            let apps: Vec<String> = apps
+                .iter()
+                .map(|a| {
+                    if a.created {
+                        format!("{} configured", a.provider)
+                    } else if a.changed.is_empty() {
+                        format!("{} already configured", a.provider)
+                    } else {
+                        format!("{} updated ({})", a.provider, a.changed.join(", "))
+                    }
+                })
+                .collect();
+            format!(
+                "OAuth apps for the simulator at {}: {}; {}.",
+                url.trim_end_matches('/'),
+                apps.join(", "),
+                pings.map_or_else(
+                    || "the simulator did not answer, so Garmin pings are not routed yet"
+                        .to_owned(),
+                    |u| format!("Garmin pings go to {u}")
+                )
+            )
+        }
+        OauthAppsCommand::Subscribe => match setup::ensure_subscription(&pool, &ctx)
+            .await
+            .map_err(failed)?
+        {
+            Subscribed::Already(id) => format!("Strava push subscription {id} is in place."),
+            Subscribed::Created(id) => format!("Strava push subscription {id} created."),
+        },
+    };
+    pool.close().await;
+    Ok(message)
+}
+
 /// Run one keys command; prints its one line and returns the exit status
 /// (as the admin commands; 1 when a value cannot be decrypted).
 pub async fn run_keys(settings: &Settings, command: KeysCommand) -> ExitCode {

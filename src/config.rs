@@ -165,6 +165,9 @@ pub struct Settings {
     pub session_absolute: Duration,
     /// Activity upload limits.
     pub upload: UploadLimits,
+    /// Whether `pierre serve` runs a job worker in-process (`PIERRE_WORKER`,
+    /// `on` by default; `off` when separate `pierre worker` processes run the jobs).
+    pub run_worker: bool,
 }
 
 impl Settings {
@@ -290,6 +293,16 @@ impl Settings {
             ));
         }
         let upload = upload_limits(&env)?;
+        let run_worker = match env.get("PIERRE_WORKER").as_deref().map(str::trim) {
+            None | Some("on" | "true" | "1" | "yes") => true,
+            Some("off" | "false" | "0" | "no") => false,
+            Some(other) => {
+                return Err(ConfigError::new(
+                    "PIERRE_WORKER",
+                    format!("must be \"on\" or \"off\" (got {other:?})"),
+                ));
+            }
+        };
         if environment.is_production() && public_url.scheme() != "https" {
             return Err(ConfigError::new(
                 "PIERRE_PUBLIC_URL",
@@ -316,6 +329,7 @@ impl Settings {
             session_idle,
             session_absolute,
             upload,
+            run_worker,
         })
     }
 
@@ -671,6 +685,8 @@ mod tests {
         assert_eq!(s.session_idle, Duration::from_hours(12));
         assert_eq!(s.session_absolute, Duration::from_hours(14 * 24));
         assert_eq!(s.session_cookie_name(), "pierre_session");
+        assert!(s.run_worker);
+        assert!(!settings(&[("PIERRE_WORKER", "off")]).unwrap().run_worker);
     }
 
     #[test]
@@ -700,6 +716,7 @@ mod tests {
             ("METRICS_ADDR", "9091"),
             ("RUST_LOG", "pierre=[["),
             ("PIERRE_MIGRATE_ON_START", "maybe"),
+            ("PIERRE_WORKER", "sometimes"),
             ("SESSION_IDLE_TIMEOUT_SECS", "5"),
             ("SESSION_ABSOLUTE_TIMEOUT_SECS", "120"),
             ("PIERRE_DATA_KEYS", "k1"),

@@ -1,7 +1,8 @@
 //! Background jobs: the worker loop over the PostgreSQL queue
 //! ([`crate::db::jobs`]) and what each kind of job does.
 //!
-//! `pierre serve` runs one worker. It wakes when a request of this instance
+//! `pierre serve` runs one worker (unless `PIERRE_WORKER=off`); `pierre
+//! worker` runs only a worker, for separate scaling ([`run_until`]). It wakes when a request of this instance
 //! enqueues something ([`Wake`]) and otherwise polls every second, so jobs
 //! queued by other instances are picked up too.
 
@@ -41,35 +42,90 @@ pub struct Worker {
     pub wake: Wake,
 }
 
-/// Run the worker until the process ends.
+/// Run the worker until the process ends (inside `pierre serve`).
 pub fn spawn_worker(worker: Worker) {
-    tokio::spawn(async move {
-        let Worker {
-            ref pool,
-            ref providers,
-            ref wake,
-        } = worker;
-        let mut pruned_at = std::time::Instant::now();
+    tokio::spawn(run_until(worker, std::future::pending()));
+}
+
+/// How long a stopping worker lets its current job finish before releasing it.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
+
+/// Run jobs until `shutdown` completes.
+///
+/// Between jobs the worker stops at once; a job running when `shutdown` fires gets [`SHUTDOWN_GRACE`] to
+/// finish, and is otherwise released back to the queue (attempt not counted)
+/// so that another worker takes it at once instead of after its lease.
+pub async fn run_until(worker: Worker, shutdown: impl Future<Output = ()>) {
+    let Worker {
+        ref pool,
+        ref providers,
+        ref wake,
+    } = worker;
+    tokio::pin!(shutdown);
+    let mut pruned_at = std::time::Instant::now();
+    loop {
         loop {
-            loop {
-                match run_next(pool, providers).await {
-                    Ok(true) => {}
-                    Ok(false) => break,
-                    Err(err) => {
-                        tracing::warn!(error = %err, "job queue unavailable");
-                        break;
+            let claimed = match claim(pool).await {
+                Ok(Some(job)) => job,
+                Ok(None) => break,
+                Err(err) => {
+                    tracing::warn!(error = %err, "job queue unavailable");
+                    break;
+                }
+            };
+            let job_id = claimed.id;
+            let running = execute(pool, providers, claimed);
+            tokio::pin!(running);
+            let done = tokio::select! {
+                done = &mut running => done,
+                () = &mut shutdown => {
+                    tracing::info!(job = job_id, "stopping: letting the current job finish");
+                    if let Ok(done) = tokio::time::timeout(SHUTDOWN_GRACE, &mut running).await {
+                        log_queue_error(done);
+                    } else {
+                        release(pool, job_id).await;
                     }
+                    return;
                 }
-            }
-            if pruned_at.elapsed() > Duration::from_hours(1) {
-                pruned_at = std::time::Instant::now();
-                if let Ok(mut conn) = pool.acquire().await {
-                    let _ = jobs::prune(&mut conn).await;
-                }
-            }
-            let _ = tokio::time::timeout(POLL, wake.0.notified()).await;
+            };
+            log_queue_error(done);
         }
-    });
+        if pruned_at.elapsed() > Duration::from_hours(1) {
+            pruned_at = std::time::Instant::now();
+            if let Ok(mut conn) = pool.acquire().await {
+                let _ = jobs::prune(&mut conn).await;
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::timeout(POLL, wake.0.notified()) => {}
+            () = &mut shutdown => return,
+        }
+    }
+}
+
+fn log_queue_error(done: Result<(), sqlx::Error>) {
+    if let Err(err) = done {
+        tracing::warn!(error = %err, "could not record a job's outcome");
+    }
+}
+
+/// Give a job back to the queue when the worker stops before it ends.
+async fn release(pool: &PgPool, id: i64) {
+    let released = async {
+        let mut conn = pool.acquire().await?;
+        jobs::release(&mut conn, id).await
+    };
+    match released.await {
+        Ok(()) => tracing::info!(job = id, "stopping: job released to the queue"),
+        Err(err) => {
+            tracing::warn!(job = id, error = %err, "could not release the job; its lease will expire");
+        }
+    }
+}
+
+async fn claim(pool: &PgPool) -> Result<Option<Job>, sqlx::Error> {
+    let mut conn = pool.acquire().await?;
+    jobs::claim(&mut conn).await
 }
 
 /// Claim and run one job. `Ok(false)` when none was due.
@@ -77,13 +133,15 @@ pub fn spawn_worker(worker: Worker) {
 /// # Errors
 /// When the queue itself cannot be reached.
 pub async fn run_next(pool: &PgPool, providers: &ProviderCtx) -> Result<bool, sqlx::Error> {
-    let job = {
-        let mut conn = pool.acquire().await?;
-        jobs::claim(&mut conn).await?
-    };
-    let Some(job) = job else {
+    let Some(job) = claim(pool).await? else {
         return Ok(false);
     };
+    execute(pool, providers, job).await?;
+    Ok(true)
+}
+
+/// Run a claimed job and record its outcome (done, retry later, or dead).
+async fn execute(pool: &PgPool, providers: &ProviderCtx, job: Job) -> Result<(), sqlx::Error> {
     let metrics = &providers.metrics;
     let waited = (chrono::Utc::now() - job.run_at).as_seconds_f64().max(0.0);
     metrics
@@ -116,10 +174,10 @@ pub async fn run_next(pool: &PgPool, providers: &ProviderCtx) -> Result<bool, sq
         .jobs_finished
         .with_label_values(&[job.kind.as_str(), label])
         .inc();
-    Ok(true)
+    Ok(())
 }
 
-async fn run(pool: &PgPool, _providers: &ProviderCtx, job: &Job) -> anyhow::Result<()> {
+async fn run(pool: &PgPool, providers: &ProviderCtx, job: &Job) -> anyhow::Result<()> {
     match job.kind.as_str() {
         jobs::RECOMPUTE => {
             let user_id = job.user_id.context("recompute job without an athlete")?;
@@ -131,6 +189,9 @@ async fn run(pool: &PgPool, _providers: &ProviderCtx, job: &Job) -> anyhow::Resu
                 .context("recompute job without a valid 'from' day")?;
             recompute_history(pool, job.id, user_id, from).await
         }
+        jobs::GARMIN_PING => crate::sync::garmin::run_ping(pool, providers, job)
+            .await
+            .map(|_| ()),
         other => anyhow::bail!("unknown job kind {other:?}"),
     }
 }

@@ -21,6 +21,10 @@ struct Cli {
 enum Command {
     /// Serve the web application (the default).
     Serve,
+    /// Run only the background job worker (no web server), for scaling jobs
+    /// separately; serve it with `PIERRE_WORKER=off`. Stops on ctrl-c or SIGTERM,
+    /// letting the current job finish (or releasing it to the queue).
+    Worker,
     /// Apply pending database migrations, then exit.
     Migrate,
     /// Administrators and roles: create an admin, grant or revoke a role.
@@ -29,6 +33,9 @@ enum Command {
     /// Keys for secrets at rest: re-encrypt everything with the current key.
     #[command(subcommand)]
     Keys(cli::KeysCommand),
+    /// OAuth apps: point them at the provider simulator, create the Strava push subscription.
+    #[command(subcommand)]
+    OauthApps(cli::OauthAppsCommand),
     /// Store a demo athlete with two years of synthetic activities (once; prints the sign-in).
     SeedDemo {
         /// How many days of training, ending today.
@@ -51,8 +58,9 @@ enum Command {
         #[arg(long, default_value = pierre::seed_bulk::BULK_PASSWORD)]
         password: String,
     },
-    /// Run the Strava provider simulator: synthetic athletes behind Strava's OAuth and
-    /// API v3 (see docs/PROVIDER-SIM.md). Needs no database.
+    /// Run the provider simulator: synthetic athletes behind Strava's OAuth and API v3
+    /// and Garmin's OAuth 2.0 (PKCE), pings and FIT files (see docs/PROVIDER-SIM.md).
+    /// Needs no database.
     ProviderSim {
         /// Port to listen on.
         #[arg(long, default_value_t = 8090)]
@@ -105,13 +113,13 @@ fn main() -> ExitCode {
     };
     init_tracing(settings.environment, &settings.log_filter);
     let command = command.unwrap_or(Command::Serve);
-    if settings.secret_key_generated && matches!(command, Command::Serve) {
+    if settings.secret_key_generated && matches!(command, Command::Serve | Command::Worker) {
         tracing::warn!(
             "PIERRE_SECRET_KEY is not set: using a random key for this run (development only); \
              sessions and encrypted data will not survive a restart"
         );
     }
-    if settings.data_keys_derived && matches!(command, Command::Serve) {
+    if settings.data_keys_derived && matches!(command, Command::Serve | Command::Worker) {
         tracing::warn!(
             "PIERRE_DATA_KEYS is not set: secrets at rest use a key derived from PIERRE_SECRET_KEY \
              (key id \"dev\", development only); set PIERRE_DATA_KEYS before storing real secrets"
@@ -134,10 +142,18 @@ fn main() -> ExitCode {
                 .run_until_stopped()
                 .await
                 .map(|()| ExitCode::SUCCESS),
+            Command::Worker => pierre::startup::run_worker(
+                settings,
+                pierre::clock::Clock::system(),
+                pierre::startup::shutdown_signal(),
+            )
+            .await
+            .map(|()| ExitCode::SUCCESS),
             Command::Migrate => migrate(&settings).await.map(|()| ExitCode::SUCCESS),
             // Admin commands report their own outcome: one line, a specific status.
             Command::Admin(admin) => Ok(cli::run(&settings, admin).await),
             Command::Keys(keys) => Ok(cli::run_keys(&settings, keys).await),
+            Command::OauthApps(command) => Ok(cli::run_oauth_apps(settings, command).await),
             Command::SeedDemo { days } => {
                 seed_demo(&settings, days).await.map(|()| ExitCode::SUCCESS)
             }
@@ -200,13 +216,17 @@ fn provider_sim(addr: std::net::SocketAddr, config: pierre::provider_sim::SimCon
         let running =
             pierre::provider_sim::start(listener, config, pierre::clock::Clock::system())?;
         let config = running.sim.config();
-        println!("Strava provider simulator at {}", running.base_url);
+        println!("Provider simulator (Strava and Garmin) at {}", running.base_url);
         println!(
             "  client id {}, client secret {}, callback domain {}",
             config.client_id, config.client_secret, config.callback_domain
         );
         println!(
             "  authorize {0}/oauth/authorize, token {0}/oauth/token, API {0}/api/v3",
+            running.base_url
+        );
+        println!(
+            "  Garmin: authorize {0}/garmin/oauth2Confirm, token {0}/garmin/di-oauth2-service/oauth/token, API {0}/garmin/wellness-api",
             running.base_url
         );
         println!(

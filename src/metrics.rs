@@ -13,8 +13,10 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::web;
 use prometheus::{
-    Encoder as _, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+    Encoder as _, Gauge, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
+use sqlx::PgPool;
 
 use crate::db::DbPools;
 
@@ -30,7 +32,15 @@ pub struct Metrics {
     pool_waiting: IntGauge,
     pool_max: IntGauge,
     pools: DbPools,
+    jobs_waiting: IntGaugeVec,
+    jobs_dead: IntGauge,
+    jobs_oldest_due: Gauge,
+    /// Where the queue gauges are read from at scrape time (none: not reported).
+    queue: Option<PgPool>,
 }
+
+/// How long a scrape waits for the queue query before reporting the last values.
+const QUEUE_QUERY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl Metrics {
     /// Create the registry and every metric.
@@ -77,6 +87,24 @@ impl Metrics {
             "db_pool_max_connections",
             "Configured maximum database connections, all pools",
         )?;
+        let jobs_waiting = IntGaugeVec::new(
+            Opts::new(
+                "jobs_waiting",
+                "Queued background jobs (due or not), by kind",
+            ),
+            &["kind"],
+        )?;
+        let jobs_dead = IntGauge::new(
+            "jobs_dead",
+            "Background jobs that ran out of attempts (retry them on /admin/jobs)",
+        )?;
+        let jobs_oldest_due = Gauge::new(
+            "jobs_oldest_due_age_seconds",
+            "Seconds since the oldest queued job became due (0 when none is due)",
+        )?;
+        registry.register(Box::new(jobs_waiting.clone()))?;
+        registry.register(Box::new(jobs_dead.clone()))?;
+        registry.register(Box::new(jobs_oldest_due.clone()))?;
         registry.register(Box::new(request_duration.clone()))?;
         registry.register(Box::new(requests_total.clone()))?;
         registry.register(Box::new(in_flight.clone()))?;
@@ -100,7 +128,48 @@ impl Metrics {
             pool_waiting,
             pool_max,
             pools,
+            jobs_waiting,
+            jobs_dead,
+            jobs_oldest_due,
+            queue: None,
         })
+    }
+
+    /// Report the job queue, read from `pool` at each scrape (one query).
+    #[must_use]
+    pub fn with_queue(mut self, pool: PgPool) -> Self {
+        self.queue = Some(pool);
+        self
+    }
+
+    /// Refresh the queue gauges; on a database error or timeout they keep their
+    /// last values (the scrape still answers).
+    async fn refresh_queue(&self) {
+        let Some(pool) = &self.queue else {
+            return;
+        };
+        let read = async {
+            let mut conn = pool.acquire().await?;
+            crate::db::jobs::queue_stats(&mut conn).await
+        };
+        match tokio::time::timeout(QUEUE_QUERY_TIMEOUT, read).await {
+            Ok(Ok(stats)) => {
+                for kind in crate::db::jobs::KINDS {
+                    self.jobs_waiting.with_label_values(&[*kind]).set(0);
+                }
+                for (kind, n) in &stats.waiting {
+                    self.jobs_waiting
+                        .with_label_values(&[kind.as_str()])
+                        .set(*n);
+                }
+                self.jobs_dead.set(stats.dead);
+                self.jobs_oldest_due.set(stats.oldest_due_secs);
+            }
+            Ok(Err(err)) => {
+                tracing::warn!(error = %err, "could not read the job queue for metrics");
+            }
+            Err(_) => tracing::warn!("reading the job queue for metrics timed out"),
+        }
     }
 
     /// The registry, for subsystems that add their own metrics.
@@ -110,8 +179,8 @@ impl Metrics {
     }
 
     /// Render every metric in the Prometheus text format.
-    #[must_use]
-    pub fn render(&self) -> String {
+    pub async fn render(&self) -> String {
+        self.refresh_queue().await;
         let stats = self.pools.stats();
         self.pool_size.set(i64::from(stats.size));
         self.pool_idle
@@ -274,5 +343,5 @@ impl Drop for InFlight {
 pub async fn metrics_endpoint(metrics: web::Data<Metrics>) -> actix_web::HttpResponse {
     actix_web::HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(metrics.render())
+        .body(metrics.render().await)
 }

@@ -98,7 +98,8 @@ impl Application {
         })?;
         let metrics_port = metrics_listener.local_addr()?.port();
 
-        let metrics = web::Data::new(Metrics::new(pools.clone())?);
+        let metrics =
+            web::Data::new(Metrics::new(pools.clone())?.with_queue(background.pool().clone()));
         let provider_metrics = Arc::new(ProviderMetrics::new(metrics.registry())?);
         let providers = ProviderCtx::new(Arc::clone(&settings), clock.clone(), provider_metrics)
             .context("could not build the HTTP client for providers")?;
@@ -114,11 +115,15 @@ impl Application {
         spawn_cleanup(background.clone(), clock.clone());
         let wake = crate::jobs::Wake::default();
         let chart_cache = Arc::new(crate::web::dashboard::ChartCache::default());
-        crate::jobs::spawn_worker(crate::jobs::Worker {
-            pool: background.pool().clone(),
-            providers: providers.clone(),
-            wake: wake.clone(),
-        });
+        if settings.run_worker {
+            crate::jobs::spawn_worker(crate::jobs::Worker {
+                pool: background.pool().clone(),
+                providers: providers.clone(),
+                wake: wake.clone(),
+            });
+        } else {
+            tracing::info!("PIERRE_WORKER=off: jobs are left to `pierre worker` processes");
+        }
         // The session cookie is signed with a key derived (HKDF) from
         // PIERRE_SECRET_KEY, so every worker and every instance accept it.
         let cookie_key = Key::derive_from(settings.secret_key.expose());
@@ -247,6 +252,89 @@ impl std::fmt::Debug for Application {
             .field("port", &self.port)
             .field("metrics_port", &self.metrics_port)
             .finish_non_exhaustive()
+    }
+}
+
+/// `pierre worker`: run only the job worker (no public listener).
+///
+/// Same settings, pool and provider context as `serve`, and `/metrics` on
+/// `METRICS_ADDR`, until `shutdown` completes (see [`crate::jobs::run_until`]
+/// for what happens to a job in progress).
+///
+/// # Errors
+/// If the metrics listener cannot be bound or migrations fail.
+pub async fn run_worker(
+    settings: Settings,
+    clock: Clock,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let settings = Arc::new(settings);
+    let options =
+        db::connect_options(&settings.database).context("DATABASE_URL could not be used")?;
+    let pools = DbPools::default();
+    let background = pools.create(&settings.database, options, BACKGROUND_POOL_SIZE);
+    if settings.database.migrate_on_start {
+        db::migrate(background.pool())
+            .await
+            .context("could not apply database migrations")?;
+    }
+    let metrics_listener = TcpListener::bind(settings.metrics_addr)
+        .with_context(|| format!("could not listen on METRICS_ADDR {}", settings.metrics_addr))?;
+    let metrics_port = metrics_listener.local_addr()?.port();
+    let metrics =
+        web::Data::new(Metrics::new(pools.clone())?.with_queue(background.pool().clone()));
+    let provider_metrics = Arc::new(ProviderMetrics::new(metrics.registry())?);
+    let providers = ProviderCtx::new(Arc::clone(&settings), clock, provider_metrics)
+        .context("could not build the HTTP client for providers")?;
+    let metrics_server = HttpServer::new(move || {
+        App::new()
+            .app_data(metrics.clone())
+            .route("/metrics", web::get().to(metrics_endpoint))
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(metrics_listener)?
+    .run();
+    let metrics_handle = metrics_server.handle();
+    let metrics_task = tokio::spawn(metrics_server);
+    tracing::info!(metrics_port, "Pierre worker is running jobs");
+    crate::jobs::run_until(
+        crate::jobs::Worker {
+            pool: background.pool().clone(),
+            providers,
+            wake: crate::jobs::Wake::default(),
+        },
+        shutdown,
+    )
+    .await;
+    metrics_handle.stop(true).await;
+    let _ = metrics_task.await;
+    pools.close_all().await;
+    tracing::info!("Pierre worker stopped");
+    Ok(())
+}
+
+/// Completes on ctrl-c or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
     }
 }
 

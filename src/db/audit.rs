@@ -24,6 +24,10 @@ pub mod event {
     pub const OAUTH_APP_CHANGED: &str = "oauth_app_changed";
     pub const PROVIDER_CONNECTED: &str = "provider_connected";
     pub const PROVIDER_DISCONNECTED: &str = "provider_disconnected";
+    pub const JOB_RETRIED: &str = "job_retried";
+    pub const OAUTH_SUBSCRIPTION_CREATED: &str = "oauth_subscription_created";
+    pub const OAUTH_SUBSCRIPTION_DELETED: &str = "oauth_subscription_deleted";
+    pub const OAUTH_APP_TESTED: &str = "oauth_app_tested";
 
     /// Every type, for the audit page's filter.
     pub const ALL: &[&str] = &[
@@ -45,6 +49,10 @@ pub mod event {
         OAUTH_APP_CHANGED,
         PROVIDER_CONNECTED,
         PROVIDER_DISCONNECTED,
+        JOB_RETRIED,
+        OAUTH_SUBSCRIPTION_CREATED,
+        OAUTH_SUBSCRIPTION_DELETED,
+        OAUTH_APP_TESTED,
     ];
 }
 

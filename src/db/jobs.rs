@@ -21,6 +21,13 @@ pub const SYNC_EVENT: &str = "sync_event";
 /// Job kind: look for activities a webhook may have missed (payload: `{"provider"}`).
 pub const SYNC_POLL: &str = "sync_poll";
 
+/// Job kind: pull and import one Garmin activity file announced by a ping
+/// (payload: the ping entry's `userId`, `summaryId`, `callbackURL`, `fileType`).
+pub const GARMIN_PING: &str = "garmin_ping";
+
+/// Every kind, so that metrics report zero for kinds with nothing waiting.
+pub const KINDS: &[&str] = &[RECOMPUTE, SYNC_BACKFILL, SYNC_EVENT, SYNC_POLL, GARMIN_PING];
+
 /// How long a claimed job may run before another worker may take it over.
 pub const LEASE_SECS: f64 = 300.0;
 /// Attempts before a job is dead.
@@ -174,6 +181,23 @@ pub async fn finish(conn: &mut PgConnection, id: i64) -> Result<(), sqlx::Error>
     Ok(())
 }
 
+/// Give a running job back to the queue, due now, its attempt not counted
+/// (a worker stopping before the job ended).
+///
+/// # Errors
+/// Database errors.
+pub async fn release(conn: &mut PgConnection, id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "UPDATE jobs SET state = 'queued', attempts = greatest(attempts - 1, 0), run_at = now(),
+                         locked_until = NULL, updated_at = now()
+         WHERE id = $1 AND state = 'running'",
+        id
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// Seconds to wait before attempt `attempts + 1`: 2^attempts × 5 s, ±25 % jitter.
 #[must_use]
 pub fn backoff_secs(attempts: i32, jitter: f64) -> f64 {
@@ -233,6 +257,151 @@ pub async fn prune(conn: &mut PgConnection) -> Result<u64, sqlx::Error> {
     .execute(conn)
     .await?;
     Ok(done.rows_affected())
+}
+
+/// Jobs of one kind in one state (the admin page's table).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Count {
+    pub kind: String,
+    pub state: String,
+    pub n: i64,
+}
+
+/// Jobs by kind and state, finished ones included.
+///
+/// # Errors
+/// Database errors.
+pub async fn counts(conn: &mut PgConnection) -> Result<Vec<Count>, sqlx::Error> {
+    sqlx::query_as!(
+        Count,
+        r#"SELECT kind, state, count(*) AS "n!" FROM jobs GROUP BY kind, state ORDER BY kind, state"#
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// What the queue looks like now, for `/metrics` and the admin page: one query.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct QueueStats {
+    /// Queued jobs (due or not) by kind.
+    pub waiting: Vec<(String, i64)>,
+    /// Jobs that ran out of attempts.
+    pub dead: i64,
+    /// Seconds since the oldest queued job became due (0 when none is due).
+    pub oldest_due_secs: f64,
+}
+
+/// The queue's depth by kind, dead jobs and the age of the oldest due job.
+///
+/// # Errors
+/// Database errors.
+pub async fn queue_stats(conn: &mut PgConnection) -> Result<QueueStats, sqlx::Error> {
+    let rows = sqlx::query!(
+        r#"SELECT kind AS "kind?",
+                  count(*) FILTER (WHERE state = 'queued') AS "waiting!",
+                  count(*) FILTER (WHERE state = 'dead') AS "dead!",
+                  coalesce(extract(epoch FROM now() - min(run_at) FILTER (WHERE state = 'queued' AND run_at <= now()))::float8, 0) AS "oldest!"
+           FROM jobs WHERE state IN ('queued', 'dead')
+           GROUP BY ROLLUP (kind) ORDER BY kind NULLS LAST"#
+    )
+    .fetch_all(conn)
+    .await?;
+    let mut stats = QueueStats::default();
+    for row in rows {
+        if let Some(kind) = row.kind {
+            stats.waiting.push((kind, row.waiting));
+        } else {
+            stats.dead = row.dead;
+            stats.oldest_due_secs = row.oldest.max(0.0);
+        }
+    }
+    Ok(stats)
+}
+
+/// A job as the admin page lists it.
+#[derive(Debug, Clone)]
+pub struct JobRow {
+    pub id: i64,
+    pub kind: String,
+    pub state: String,
+    pub attempts: i32,
+    pub progress_done: i32,
+    pub progress_total: i32,
+    pub last_error: Option<String>,
+    pub user_email: Option<String>,
+    pub run_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Jobs in `state`, newest change first, with their athlete's email; and how
+/// many there are in all.
+///
+/// # Errors
+/// Database errors.
+pub async fn in_state(
+    conn: &mut PgConnection,
+    state: &str,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<JobRow>, i64), sqlx::Error> {
+    let total = sqlx::query_scalar!(
+        r#"SELECT count(*) AS "n!" FROM jobs WHERE state = $1"#,
+        state
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    let rows = sqlx::query_as!(
+        JobRow,
+        r#"SELECT j.id, j.kind, j.state, j.attempts, j.progress_done, j.progress_total, j.last_error,
+                  u.email AS "user_email?", j.run_at, j.updated_at
+           FROM jobs j LEFT JOIN users u ON u.id = j.user_id
+           WHERE j.state = $1 ORDER BY j.updated_at DESC, j.id DESC LIMIT $2 OFFSET $3"#,
+        state,
+        limit,
+        offset
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok((rows, total))
+}
+
+/// A dead job put back in the queue.
+#[derive(Debug, Clone)]
+pub struct Retried {
+    pub kind: String,
+    pub user_id: Option<Uuid>,
+}
+
+/// Put a dead job back in the queue, due now, with its attempts reset.
+/// `None` when there is no dead job with that id (already retried, or not dead).
+///
+/// # Errors
+/// Database errors (a job whose dedupe key is taken by a waiting twin stays dead:
+/// the unique violation is reported as `None` too).
+pub async fn retry(conn: &mut PgConnection, id: i64) -> Result<Option<Retried>, sqlx::Error> {
+    let retried = sqlx::query_as!(
+        Retried,
+        "UPDATE jobs SET state = 'queued', attempts = 0, run_at = now(), locked_until = NULL,
+                         updated_at = now()
+         WHERE id = $1 AND state = 'dead'
+           AND (dedupe_key IS NULL OR NOT EXISTS (
+                SELECT 1 FROM jobs t WHERE t.dedupe_key = jobs.dedupe_key AND t.state IN ('queued', 'running')))
+         RETURNING kind, user_id",
+        id
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(retried)
+}
+
+/// Whether a job with this id exists, and its state.
+///
+/// # Errors
+/// Database errors.
+pub async fn state_of(conn: &mut PgConnection, id: i64) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar!("SELECT state FROM jobs WHERE id = $1", id)
+        .fetch_optional(conn)
+        .await
 }
 
 #[cfg(test)]

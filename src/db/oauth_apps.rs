@@ -95,6 +95,111 @@ pub async fn connection_counts(conn: &mut PgConnection) -> Result<Vec<(String, i
     Ok(rows.into_iter().map(|r| (r.provider, r.count)).collect())
 }
 
+/// Store (or clear) the app's push subscription id.
+///
+/// # Errors
+/// Database errors.
+pub async fn set_subscription(
+    conn: &mut PgConnection,
+    provider: &str,
+    subscription_id: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "UPDATE oauth_apps SET subscription_id = $2, updated_at = now() WHERE provider = $1",
+        provider,
+        subscription_id
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A provider's row of the app-wide rate budget (`provider_budget`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Budget {
+    pub window_start: DateTime<Utc>,
+    pub short_used: i32,
+    pub short_read_used: i32,
+    pub day_start: chrono::NaiveDate,
+    pub daily_used: i32,
+    pub daily_read_used: i32,
+    pub blocked_until: Option<DateTime<Utc>>,
+}
+
+/// The provider's budget counters, if any call was ever counted.
+///
+/// # Errors
+/// Database errors.
+pub async fn budget(
+    conn: &mut PgConnection,
+    provider: &str,
+) -> Result<Option<Budget>, sqlx::Error> {
+    sqlx::query_as!(
+        Budget,
+        "SELECT window_start, short_used, short_read_used, day_start, daily_used, daily_read_used, blocked_until
+         FROM provider_budget WHERE provider = $1",
+        provider
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+/// A recent provider error, for the admin page.
+#[derive(Debug, Clone)]
+pub struct ProviderError {
+    pub at: DateTime<Utc>,
+    pub kind: String,
+    pub status: Option<i32>,
+    pub message: String,
+    pub user_email: Option<String>,
+}
+
+/// The provider's latest errors, newest first.
+///
+/// # Errors
+/// Database errors.
+pub async fn recent_errors(
+    conn: &mut PgConnection,
+    provider: &str,
+    limit: i64,
+) -> Result<Vec<ProviderError>, sqlx::Error> {
+    sqlx::query_as!(
+        ProviderError,
+        r#"SELECT e.at, e.kind, e.status, e.message, u.email AS "user_email?"
+           FROM provider_errors e LEFT JOIN users u ON u.id = e.user_id
+           WHERE e.provider = $1 ORDER BY e.at DESC, e.id DESC LIMIT $2"#,
+        provider,
+        limit
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// Record a provider error worth an admin's attention.
+///
+/// # Errors
+/// Database errors.
+pub async fn record_error(
+    conn: &mut PgConnection,
+    provider: &str,
+    user_id: Option<Uuid>,
+    kind: &str,
+    status: Option<i32>,
+    message: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "INSERT INTO provider_errors (provider, user_id, kind, status, message) VALUES ($1, $2, $3, $4, $5)",
+        provider,
+        user_id,
+        kind,
+        status,
+        message
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// What an admin saves. `None` secrets keep the stored ones.
 #[derive(Debug, Clone)]
 pub struct AppUpdate<'a> {

@@ -12,10 +12,14 @@
 //! - [`oauth`]: `/oauth/authorize`, `/oauth/token`, `/oauth/deauthorize`.
 //! - [`api`]: `/api/v3/…`, rate limits and faults.
 //! - [`push`]: push subscriptions and webhook events (`POST /__sim/events`).
+//! - [`garmin`]: Garmin's OAuth 2.0 with PKCE, ping notifications and FIT file pulls
+//!   (`/garmin/…`), with [`fit`] writing the files.
 //! - `/__sim/…`: test controls (faults, the clock, events).
 
 pub mod api;
 pub mod data;
+pub mod fit;
+pub mod garmin;
 pub mod oauth;
 pub mod push;
 
@@ -175,6 +179,7 @@ struct Inner {
     streams: HashMap<u64, Arc<Streams>>,
     subscription: Option<Subscription>,
     next_subscription: u64,
+    garmin: garmin::GarminState,
 }
 
 /// Streams kept in memory at most (generated again when evicted).
@@ -220,6 +225,7 @@ impl Sim {
             streams: HashMap::new(),
             subscription: None,
             next_subscription: 0,
+            garmin: garmin::GarminState::default(),
         };
         Self {
             config,
@@ -328,6 +334,7 @@ pub fn start(listener: TcpListener, config: SimConfig, clock: Clock) -> std::io:
             .configure(oauth::configure)
             .configure(api::configure)
             .configure(push::configure)
+            .configure(garmin::configure)
             .service(
                 web::resource("/__sim/faults")
                     .route(web::get().to(get_faults))

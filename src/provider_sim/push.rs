@@ -36,7 +36,7 @@ const TIMEOUT: Duration = Duration::from_secs(2);
 const MAX_ANSWER: u64 = 64 * 1024;
 
 /// Status and body of one plain-HTTP request.
-async fn call(method: &str, url: &Url, body: Option<&str>) -> Option<(u16, String)> {
+pub(super) async fn call(method: &str, url: &Url, body: Option<&str>) -> Option<(u16, String)> {
     if url.scheme() != "http" {
         return None;
     }
@@ -104,24 +104,29 @@ fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
+/// The app's credentials, as Strava checks them: an unknown client id, or a
+/// secret that does not belong to it, is a 401 naming the field that failed.
 fn check_app(sim: &Sim, fields: &[(String, String)]) -> Result<(), HttpResponse> {
     let id_ok = field(fields, "client_id")
         .and_then(|id| id.trim().parse::<u64>().ok())
         .is_some_and(|id| id == sim.config.client_id);
     let secret_ok = field(fields, "client_secret") == Some(sim.config.client_secret.as_str());
-    if id_ok && secret_ok {
-        Ok(())
+    let failed = if !id_ok {
+        "client_id"
+    } else if !secret_ok {
+        "client_secret"
     } else {
-        Err(error(
-            StatusCode::UNAUTHORIZED,
-            "Authorization Error",
-            &[
-                ("resource", "Application"),
-                ("field", "client_id"),
-                ("code", "invalid"),
-            ],
-        ))
-    }
+        return Ok(());
+    };
+    Err(error(
+        StatusCode::UNAUTHORIZED,
+        "Authorization Error",
+        &[
+            ("resource", "Application"),
+            ("field", failed),
+            ("code", "invalid"),
+        ],
+    ))
 }
 
 fn push_error(field: &str, code: &str) -> HttpResponse {

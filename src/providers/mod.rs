@@ -9,6 +9,8 @@
 //! PostgreSQL, never through process memory.
 
 pub mod oauth;
+pub mod setup;
+pub mod subscriptions;
 pub mod tokens;
 
 use std::sync::Arc;

@@ -53,13 +53,16 @@ use crate::auth::csrf::token_of as token;
 
 /// Whether to answer with the `rows` fragment: an htmx request, except
 /// htmx's history restore, which needs the whole page.
-fn wants_fragment(req: &HttpRequest) -> bool {
+pub(crate) fn wants_fragment(req: &HttpRequest) -> bool {
     is_htmx(req) && !req.headers().contains_key("hx-history-restore-request")
 }
 
 /// Render, marking the response private and dependent on `HX-Request`
 /// (the same URL answers a page or a fragment).
-fn respond(template: &impl Template, status: StatusCode) -> Result<HttpResponse, AppError> {
+pub(crate) fn respond(
+    template: &impl Template,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
     let mut res = render_with_status(template, status)?;
     res.headers_mut()
         .insert(header::VARY, HeaderValue::from_static("HX-Request"));
@@ -69,7 +72,7 @@ fn respond(template: &impl Template, status: StatusCode) -> Result<HttpResponse,
 }
 
 /// A 1-based page number from the query; anything odd means page 1.
-fn page_number(raw: Option<&str>) -> i64 {
+pub(crate) fn page_number(raw: Option<&str>) -> i64 {
     raw.and_then(|p| p.trim().parse::<i64>().ok())
         .unwrap_or(1)
         .clamp(1, MAX_PAGE)
@@ -89,7 +92,13 @@ pub struct Pager {
 
 impl Pager {
     /// `params` are the list's filters (empty ones are left out of the links).
-    fn new(path: &str, params: &[(&str, &str)], page: i64, total: i64, shown: usize) -> Self {
+    pub(crate) fn new(
+        path: &str,
+        params: &[(&str, &str)],
+        page: i64,
+        total: i64,
+        shown: usize,
+    ) -> Self {
         let pages = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
         let first_item = if shown == 0 {
             0

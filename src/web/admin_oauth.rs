@@ -25,6 +25,7 @@ use crate::db::audit::{self, NewEvent, event};
 use crate::db::oauth_apps::{self, AppRow, AppUpdate, column};
 use crate::domain::Provider;
 use crate::error::AppError;
+use crate::providers::subscriptions;
 use crate::state::AppState;
 use crate::web::forms::{FieldErrors, redirect, render_with_status, text_field};
 use crate::web::layout::PageContext;
@@ -36,6 +37,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::resource("/admin/oauth-apps/{id}")
                 .route(web::get().to(edit_page))
                 .route(web::post().to(save)),
+        )
+        .service(
+            web::resource("/admin/oauth-apps/{id}/subscription")
+                .route(web::post().to(subscription)),
+        )
+        .service(
+            web::resource("/admin/oauth-apps/{id}/test").route(web::post().to(test_credentials)),
         );
 }
 
@@ -156,7 +164,13 @@ struct EditPage {
     verify_token: SecretView,
     subscription_id: String,
     callback_url: String,
+    /// Where the provider sends webhooks (`{public URL}/webhooks/{provider}`).
+    webhook_url: String,
     connected: i64,
+    usage: UsageView,
+    recent_errors: Vec<ErrorView>,
+    /// The result of a subscription or credentials action.
+    outcome: Option<Outcome>,
     notice: Option<&'static str>,
     errors: FieldErrors,
     /// A secret was typed in a form that had errors: it must be typed again.
@@ -233,9 +247,151 @@ fn callback_url(state: &AppState, provider: Provider) -> String {
     crate::providers::oauth::redirect_uri(&state.settings, provider)
 }
 
+/// `{PIERRE_PUBLIC_URL}/webhooks/{provider}`.
+fn webhook_url(state: &AppState, provider: Provider) -> String {
+    format!(
+        "{}/webhooks/{}",
+        state.settings.public_url.as_str().trim_end_matches('/'),
+        provider.as_str()
+    )
+}
+
 struct Loaded {
     app: Option<AppRow>,
     connected: i64,
+    budget: Option<oauth_apps::Budget>,
+    errors: Vec<oauth_apps::ProviderError>,
+}
+
+/// Recent provider errors shown.
+const ERRORS_SHOWN: i64 = 20;
+
+/// One usage bar: calls in a window against the app's limit.
+#[derive(Debug, Clone)]
+pub struct UsageRow {
+    pub id: &'static str,
+    pub label: &'static str,
+    pub used: i64,
+    pub limit: i64,
+    /// "12 of 200", or "no calls yet" when the window has no count.
+    pub figure: String,
+    pub over: bool,
+}
+
+/// API usage in the current 15-minute window and UTC day.
+#[derive(Debug, Clone, Default)]
+pub struct UsageView {
+    pub rows: Vec<UsageRow>,
+    /// "Blocked by a 429 until …" while the provider refuses calls.
+    pub blocked: Option<String>,
+}
+
+/// The usage bars: counts only for the current windows (a row from an earlier
+/// window means no call was counted in this one).
+#[must_use]
+pub fn usage_view(
+    budget: Option<&oauth_apps::Budget>,
+    limits: [i32; 4],
+    now: DateTime<Utc>,
+) -> UsageView {
+    let window = now.timestamp().div_euclid(900);
+    let short_current = budget.filter(|b| b.window_start.timestamp().div_euclid(900) == window);
+    let day_current = budget.filter(|b| b.day_start == now.date_naive());
+    let row = |id, label, used: Option<i32>, limit: i32| {
+        let limit = i64::from(limit.max(1));
+        used.map_or_else(
+            || UsageRow {
+                id,
+                label,
+                used: 0,
+                limit,
+                figure: "no calls yet".to_owned(),
+                over: false,
+            },
+            |used| {
+                let used = i64::from(used.max(0));
+                UsageRow {
+                    id,
+                    label,
+                    used: used.min(limit),
+                    limit,
+                    figure: format!(
+                        "{} of {} ({}%)",
+                        crate::web::format::thousands(used),
+                        crate::web::format::thousands(limit),
+                        used * 100 / limit
+                    ),
+                    over: used * 10 >= limit * 9,
+                }
+            },
+        )
+    };
+    UsageView {
+        rows: vec![
+            row(
+                "usage-short",
+                "All calls, this 15 minutes",
+                short_current.map(|b| b.short_used),
+                limits[0],
+            ),
+            row(
+                "usage-short-read",
+                "Read calls, this 15 minutes",
+                short_current.map(|b| b.short_read_used),
+                limits[2],
+            ),
+            row(
+                "usage-daily",
+                "All calls, today (UTC)",
+                day_current.map(|b| b.daily_used),
+                limits[1],
+            ),
+            row(
+                "usage-daily-read",
+                "Read calls, today (UTC)",
+                day_current.map(|b| b.daily_read_used),
+                limits[3],
+            ),
+        ],
+        blocked: budget
+            .and_then(|b| b.blocked_until)
+            .filter(|until| *until > now)
+            .map(|until| {
+                format!(
+                    "The provider answered 429: calls are paused until {}.",
+                    when(until)
+                )
+            }),
+    }
+}
+
+/// A provider error as the page lists it.
+#[derive(Debug, Clone)]
+pub struct ErrorView {
+    pub at: String,
+    pub kind: String,
+    pub status: String,
+    pub message: String,
+    pub athlete: String,
+}
+
+/// The result of an action on the page.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// `success`, `warning` or `error`.
+    pub tone: &'static str,
+    pub title: String,
+    pub lines: Vec<String>,
+}
+
+impl Outcome {
+    fn error(title: impl Into<String>) -> Self {
+        Self {
+            tone: "error",
+            title: title.into(),
+            lines: Vec::new(),
+        }
+    }
 }
 
 async fn load(state: &AppState, provider: Provider) -> Result<Loaded, AppError> {
@@ -248,7 +404,16 @@ async fn load(state: &AppState, provider: Provider) -> Result<Loaded, AppError> 
         .into_iter()
         .find(|(p, _)| p == provider.as_str())
         .map_or(0, |(_, n)| n);
-    Ok(Loaded { app, connected })
+    let read = oauth_apps::budget(&mut conn, provider.as_str()).await;
+    let budget = conn.check(read)?;
+    let read = oauth_apps::recent_errors(&mut conn, provider.as_str(), ERRORS_SHOWN).await;
+    let errors = conn.check(read)?;
+    Ok(Loaded {
+        app,
+        connected,
+        budget,
+        errors,
+    })
 }
 
 fn page(
@@ -282,7 +447,43 @@ fn page(
             .and_then(|a| a.subscription_id.clone())
             .unwrap_or_default(),
         callback_url: callback_url(state, provider),
+        webhook_url: webhook_url(state, provider),
         connected: loaded.connected,
+        usage: usage_view(
+            loaded.budget.as_ref(),
+            app.map_or_else(
+                || {
+                    let d = provider.defaults();
+                    [
+                        d.limit_short,
+                        d.limit_daily,
+                        d.read_limit_short,
+                        d.read_limit_daily,
+                    ]
+                },
+                |a| {
+                    [
+                        a.limit_short,
+                        a.limit_daily,
+                        a.read_limit_short,
+                        a.read_limit_daily,
+                    ]
+                },
+            ),
+            state.clock.now(),
+        ),
+        recent_errors: loaded
+            .errors
+            .iter()
+            .map(|e| ErrorView {
+                at: when(e.at),
+                kind: e.kind.clone(),
+                status: e.status.map(|s| s.to_string()).unwrap_or_default(),
+                message: e.message.clone(),
+                athlete: e.user_email.clone().unwrap_or_default(),
+            })
+            .collect(),
+        outcome: None,
         notice: None,
         errors: FieldErrors::default(),
         secret_dropped: false,
@@ -303,6 +504,16 @@ async fn edit_page(
     edit.notice = match query.done.as_deref() {
         Some("saved") => Some("Saved."),
         Some("unchanged") => Some("Nothing changed."),
+        Some("subscribed") => Some(
+            "Push subscription created: Strava validated the callback URL and will send events to it.",
+        ),
+        Some("subscription_adopted") => Some(
+            "Strava already had a push subscription to this instance's webhook URL; its id is stored now.",
+        ),
+        Some("unsubscribed") => Some("Push subscription deleted: Strava sends no more events."),
+        Some("subscription_gone") => {
+            Some("Strava had no such subscription any more; the stored id was cleared.")
+        }
         _ => None,
     };
     Ok(no_store(render_with_status(&edit, StatusCode::OK)?))
@@ -689,6 +900,419 @@ async fn save(
     .await?;
     tx.commit().await?;
     Ok(redirect(&req, &format!("{target}?done=saved")))
+}
+
+// ------------------------------------------- subscription and credentials
+
+#[derive(Debug, Deserialize)]
+struct SubscriptionForm {
+    #[serde(default)]
+    action: String,
+}
+
+/// What an action on the provider needs: the stored app with its secrets open.
+struct Opened {
+    app: AppRow,
+    secret: SecretString,
+    verify: Option<SecretString>,
+}
+
+/// Open the app's secrets, or say (as an [`Outcome`]) why the action cannot run.
+fn open_app(state: &AppState, provider: Provider, app: Option<&AppRow>) -> Result<Opened, Outcome> {
+    if provider != Provider::Strava {
+        return Err(Outcome::error(
+            "Garmin has no subscription or credentials API to call: its ping URL is registered in the Garmin developer portal.",
+        ));
+    }
+    let Some(app) = app else {
+        return Err(Outcome::error("Save the app's settings first."));
+    };
+    if app.client_id.trim().is_empty() {
+        return Err(Outcome::error("Set the client id first."));
+    }
+    let keys = &state.settings.data_keys;
+    let open = |stored: Option<&[u8]>, col: &str| {
+        stored.map(|bytes| {
+            Sealed::from_bytes(bytes)
+                .and_then(|sealed| keys.open(&sealed, &Aad::app(provider.as_str(), col)))
+        })
+    };
+    let secret = match open(app.client_secret.as_deref(), column::CLIENT_SECRET) {
+        None => return Err(Outcome::error("Set the client secret first.")),
+        Some(Err(_)) => {
+            return Err(Outcome::error(
+                "The stored client secret cannot be decrypted with the configured keys. Replace it.",
+            ));
+        }
+        Some(Ok(secret)) => secret,
+    };
+    let verify = match open(
+        app.webhook_verify_token.as_deref(),
+        column::WEBHOOK_VERIFY_TOKEN,
+    ) {
+        Some(Err(_)) => {
+            return Err(Outcome::error(
+                "The stored webhook verify token cannot be decrypted with the configured keys. Replace it.",
+            ));
+        }
+        other => other.and_then(Result::ok),
+    };
+    Ok(Opened {
+        app: app.clone(),
+        secret,
+        verify,
+    })
+}
+
+/// The page with an action's outcome.
+async fn with_outcome(
+    ctx: PageContext,
+    state: &AppState,
+    provider: Provider,
+    outcome: Outcome,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let loaded = load(state, provider).await?;
+    let form = view_of(provider, loaded.app.as_ref());
+    let mut edit = page(ctx, state, provider, &loaded, form);
+    edit.outcome = Some(outcome);
+    Ok(no_store(render_with_status(&edit, status)?))
+}
+
+/// Audit an action on the provider (details: what, and how it ended; never a secret).
+async fn audit_action(
+    state: &AppState,
+    req: &HttpRequest,
+    admin: uuid::Uuid,
+    event_type: &str,
+    success: bool,
+    details: serde_json::Value,
+    subscription: Option<(Provider, Option<&str>)>,
+) -> Result<(), AppError> {
+    let ip = client_ip_text(req, &state.settings);
+    let agent = user_agent(req);
+    let mut tx = state.db.pool().begin().await?;
+    if let Some((provider, id)) = subscription {
+        oauth_apps::set_subscription(&mut tx, provider.as_str(), id).await?;
+    }
+    audit::record(
+        &mut tx,
+        NewEvent {
+            actor: Some(admin),
+            event_type,
+            ip: &ip,
+            user_agent: &agent,
+            success,
+            details,
+            ..NewEvent::default()
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// A refused call: kept among the provider's recent errors and audited.
+async fn refused(
+    state: &AppState,
+    req: &HttpRequest,
+    admin: uuid::Uuid,
+    event_type: &str,
+    action: &str,
+    refusal: &subscriptions::Refused,
+) -> Result<(), AppError> {
+    let mut conn = state.db.conn().await?;
+    let recorded = oauth_apps::record_error(
+        &mut conn,
+        "strava",
+        None,
+        "webhook",
+        refusal.status.map(i32::from),
+        &refusal.message,
+    )
+    .await;
+    conn.check(recorded)?;
+    drop(conn);
+    audit_action(
+        state,
+        req,
+        admin,
+        event_type,
+        false,
+        serde_json::json!({ "provider": "strava", "action": action, "status": refusal.status }),
+        None,
+    )
+    .await
+}
+
+/// `POST /admin/oauth-apps/{provider}/subscription` (`action=create|delete`).
+async fn subscription(
+    req: HttpRequest,
+    ctx: PageContext,
+    state: web::Data<AppState>,
+    admin: RequireAdmin,
+    path: web::Path<String>,
+    form: web::Form<SubscriptionForm>,
+) -> Result<HttpResponse, AppError> {
+    let provider = provider_of(&path)?;
+    let create = match form.action.as_str() {
+        "create" => true,
+        "delete" => false,
+        _ => {
+            return Err(AppError::BadRequest(
+                "The action must be create or delete.".to_owned(),
+            ));
+        }
+    };
+    let loaded = load(&state, provider).await?;
+    let opened = match open_app(&state, provider, loaded.app.as_ref()) {
+        Ok(opened) => opened,
+        Err(outcome) => {
+            return with_outcome(
+                ctx,
+                &state,
+                provider,
+                outcome,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        }
+    };
+    let api = subscriptions::App {
+        api_base: &opened.app.api_base_url,
+        client_id: &opened.app.client_id,
+        client_secret: &opened.secret,
+    };
+    let admin_id = admin.0.id();
+    if create {
+        create_subscription(&req, ctx, &state, admin_id, provider, &opened, &api).await
+    } else {
+        delete_subscription(&req, ctx, &state, admin_id, provider, &opened, &api).await
+    }
+}
+
+async fn create_subscription(
+    req: &HttpRequest,
+    ctx: PageContext,
+    state: &AppState,
+    admin_id: uuid::Uuid,
+    provider: Provider,
+    opened: &Opened,
+    api: &subscriptions::App<'_>,
+) -> Result<HttpResponse, AppError> {
+    let target = format!("/admin/oauth-apps/{}", provider.as_str());
+    let Some(verify) = opened.verify.as_ref() else {
+        return with_outcome(
+            ctx,
+            state,
+            provider,
+            Outcome::error("Set a webhook verify token first: Strava sends it back when it validates the callback URL."),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    };
+    let callback = webhook_url(state, provider);
+    match subscriptions::create(&state.providers, api, &callback, verify).await {
+        Ok(id) => {
+            let id = id.to_string();
+            audit_action(
+                state,
+                req,
+                admin_id,
+                event::OAUTH_SUBSCRIPTION_CREATED,
+                true,
+                serde_json::json!({ "provider": "strava", "subscription_id": id, "callback_url": callback }),
+                Some((provider, Some(&id))),
+            )
+            .await?;
+            Ok(redirect(req, &format!("{target}?done=subscribed")))
+        }
+        Err(refusal) => {
+            // Already subscribed to this very URL (e.g. the id was lost): adopt it.
+            if refusal.already_exists
+                && let Ok(existing) = subscriptions::list(&state.providers, api).await
+                && let Some(found) = existing.iter().find(|s| s.callback_url == callback)
+            {
+                let id = found.id.to_string();
+                audit_action(
+                    state,
+                    req,
+                    admin_id,
+                    event::OAUTH_SUBSCRIPTION_CREATED,
+                    true,
+                    serde_json::json!({ "provider": "strava", "subscription_id": id, "adopted": true }),
+                    Some((provider, Some(&id))),
+                )
+                .await?;
+                return Ok(redirect(
+                    req,
+                    &format!("{target}?done=subscription_adopted"),
+                ));
+            }
+            refused(
+                state,
+                req,
+                admin_id,
+                event::OAUTH_SUBSCRIPTION_CREATED,
+                "create",
+                &refusal,
+            )
+            .await?;
+            with_outcome(
+                ctx,
+                state,
+                provider,
+                Outcome {
+                    tone: "error",
+                    title: "The subscription was not created.".to_owned(),
+                    lines: vec![refusal.message],
+                },
+                StatusCode::OK,
+            )
+            .await
+        }
+    }
+}
+
+async fn delete_subscription(
+    req: &HttpRequest,
+    ctx: PageContext,
+    state: &AppState,
+    admin_id: uuid::Uuid,
+    provider: Provider,
+    opened: &Opened,
+    api: &subscriptions::App<'_>,
+) -> Result<HttpResponse, AppError> {
+    let target = format!("/admin/oauth-apps/{}", provider.as_str());
+    let Some(id) = opened.app.subscription_id.clone() else {
+        return with_outcome(
+            ctx,
+            state,
+            provider,
+            Outcome::error("No subscription is stored for this app: there is nothing to delete."),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    };
+    match subscriptions::delete(&state.providers, api, &id).await {
+        Ok(existed) => {
+            audit_action(
+                state,
+                req,
+                admin_id,
+                event::OAUTH_SUBSCRIPTION_DELETED,
+                true,
+                serde_json::json!({ "provider": "strava", "subscription_id": id, "existed": existed }),
+                Some((provider, None)),
+            )
+            .await?;
+            let code = if existed {
+                "unsubscribed"
+            } else {
+                "subscription_gone"
+            };
+            Ok(redirect(req, &format!("{target}?done={code}")))
+        }
+        Err(refusal) => {
+            refused(
+                state,
+                req,
+                admin_id,
+                event::OAUTH_SUBSCRIPTION_DELETED,
+                "delete",
+                &refusal,
+            )
+            .await?;
+            with_outcome(
+                ctx,
+                state,
+                provider,
+                Outcome {
+                    tone: "error",
+                    title: "The subscription was not deleted.".to_owned(),
+                    lines: vec![refusal.message],
+                },
+                StatusCode::OK,
+            )
+            .await
+        }
+    }
+}
+
+/// `POST /admin/oauth-apps/{provider}/test`: are the client id and secret
+/// accepted, and what subscription does the provider have?
+async fn test_credentials(
+    req: HttpRequest,
+    ctx: PageContext,
+    state: web::Data<AppState>,
+    admin: RequireAdmin,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let provider = provider_of(&path)?;
+    let loaded = load(&state, provider).await?;
+    let opened = match open_app(&state, provider, loaded.app.as_ref()) {
+        Ok(opened) => opened,
+        Err(outcome) => {
+            return with_outcome(
+                ctx,
+                &state,
+                provider,
+                outcome,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        }
+    };
+    let api = subscriptions::App {
+        api_base: &opened.app.api_base_url,
+        client_id: &opened.app.client_id,
+        client_secret: &opened.secret,
+    };
+    let outcome = match subscriptions::list(&state.providers, &api).await {
+        Ok(found) => {
+            let mut lines = Vec::new();
+            let ours = webhook_url(&state, provider);
+            if found.is_empty() {
+                lines.push("Strava has no push subscription for this app.".to_owned());
+            }
+            for s in &found {
+                let whose = if s.callback_url == ours {
+                    "this instance's webhook URL"
+                } else {
+                    "another URL"
+                };
+                lines.push(format!(
+                    "Push subscription {} at Strava sends events to {} ({whose}).",
+                    s.id, s.callback_url
+                ));
+            }
+            let stored = opened.app.subscription_id.as_deref();
+            if stored.is_some_and(|id| !found.iter().any(|s| s.id.to_string() == id)) {
+                lines.push("The subscription id stored here is not known to Strava: delete it here, then create a new one.".to_owned());
+            }
+            Outcome {
+                tone: "success",
+                title: "Strava accepted the client id and secret.".to_owned(),
+                lines,
+            }
+        }
+        Err(refusal) => Outcome {
+            tone: "error",
+            title: "The credentials test failed.".to_owned(),
+            lines: vec![refusal.message],
+        },
+    };
+    audit_action(
+        &state,
+        &req,
+        admin.0.id(),
+        event::OAUTH_APP_TESTED,
+        outcome.tone == "success",
+        serde_json::json!({ "provider": provider.as_str() }),
+        None,
+    )
+    .await?;
+    with_outcome(ctx, &state, provider, outcome, StatusCode::OK).await
 }
 
 /// Names of the fields that differ from the stored app (all of them for a

@@ -10,6 +10,7 @@ pub mod account_export;
 pub mod activities;
 pub mod activity_analysis;
 pub mod admin;
+pub mod admin_jobs;
 pub mod admin_oauth;
 pub mod assets;
 pub mod auth;
@@ -21,6 +22,7 @@ pub mod dashboard;
 pub mod export;
 pub mod format;
 pub mod forms;
+pub mod garmin_webhook;
 pub mod headers;
 pub mod health;
 pub mod layout;
@@ -52,4 +54,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     admin::configure(cfg);
     admin_oauth::configure(cfg);
     connections::configure(cfg);
+    admin_jobs::configure(cfg);
+    garmin_webhook::configure(cfg);
 }
