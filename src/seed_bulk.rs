@@ -228,7 +228,10 @@ async fn store_batch(
 
     for athlete in &batch.athletes {
         if let Some(summary) = &athlete.summary {
-            summaries::store(conn, athlete.id, summary).await?;
+            // Seeded activities are uploads, which coaches may see: both scopes are the same.
+            for scope in [summaries::Scope::All, summaries::Scope::Coach] {
+                summaries::store(conn, athlete.id, scope, summary).await?;
+            }
         }
     }
     Ok(())

@@ -175,6 +175,7 @@ pub async fn insert(conn: &mut PgConnection, new: &NewActivity<'_>) -> Result<St
     summaries::apply(
         conn,
         new.user_id,
+        new.source.as_str(),
         &summaries::Contribution {
             activity: id,
             day: local_day,

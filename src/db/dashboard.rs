@@ -60,7 +60,7 @@ pub async fn overview(
                   j.progress_total AS "job_total?", j.last_error AS "job_error?", j.updated_at AS "job_updated?"
            FROM users u
            CROSS JOIN LATERAL (SELECT ($2::timestamptz AT TIME ZONE u.time_zone)::date AS today) d
-           LEFT JOIN athlete_summaries s ON s.user_id = u.id
+           LEFT JOIN athlete_summaries s ON s.user_id = u.id AND s.scope = 'all'
            LEFT JOIN LATERAL (SELECT id, state, progress_done, progress_total, last_error, updated_at
                               FROM jobs WHERE user_id = u.id AND kind = $3 ORDER BY id DESC LIMIT 1) j ON true
            WHERE u.id = $1"#,
@@ -128,7 +128,7 @@ pub async fn details(
                        WHERE a.user_id = s.user_id AND a.power_curve IS NOT NULL
                          AND $2::date IS NOT NULL AND a.local_day >= $2
                        GROUP BY p.i) c) AS "curve: Vec<Option<f32>>"
-           FROM athlete_summaries s WHERE s.user_id = $1"#,
+           FROM athlete_summaries s WHERE s.user_id = $1 AND s.scope = 'all'"#,
         user_id,
         from
     )

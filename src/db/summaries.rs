@@ -9,6 +9,11 @@
 //! recompute ([`rebuild`]). Both take a per-athlete transaction-scoped
 //! advisory lock, so an import and a rebuild never lose each other's work.
 //! The arithmetic lives in [`Summary`] (pure, unit-tested).
+//!
+//! Every athlete has two rows ([`Scope`]): `all` (what the athlete sees) and
+//! `coach` (only activities whose source coaches may see, per the admin's
+//! `source_visibility`; Strava's terms keep Strava data from coaches). Both
+//! are written by the same [`apply`] and [`rebuild`].
 
 use chrono::{NaiveDate, TimeDelta};
 use sqlx::PgConnection;
@@ -16,6 +21,26 @@ use uuid::Uuid;
 
 use crate::analytics::curves::DURATION_LADDER;
 use crate::analytics::pace::BEST_EFFORT_DISTANCES;
+
+/// Which activities a summary row counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scope {
+    /// Every activity: what the athlete sees.
+    All,
+    /// Only activities of sources coaches may see.
+    Coach,
+}
+
+impl Scope {
+    /// The storage form.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::All => "all",
+            Self::Coach => "coach",
+        }
+    }
+}
 
 /// A record: the value, and the activity and day that set it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -251,13 +276,18 @@ async fn lock(conn: &mut PgConnection, user_id: Uuid) -> Result<(), sqlx::Error>
 ///
 /// # Errors
 /// Database errors.
-pub async fn get(conn: &mut PgConnection, user_id: Uuid) -> Result<Option<Summary>, sqlx::Error> {
+pub async fn get(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    scope: Scope,
+) -> Result<Option<Summary>, sqlx::Error> {
     let row = sqlx::query_as!(
         Columns,
         "SELECT first_day, loads, power_best, power_best_activity, power_best_day, effort_best,
                 effort_best_activity, effort_best_day
-         FROM athlete_summaries WHERE user_id = $1",
-        user_id
+         FROM athlete_summaries WHERE user_id = $1 AND scope = $2",
+        user_id,
+        scope.as_str()
     )
     .fetch_optional(conn)
     .await?;
@@ -269,14 +299,19 @@ pub async fn get(conn: &mut PgConnection, user_id: Uuid) -> Result<Option<Summar
 ///
 /// # Errors
 /// Database errors.
-pub async fn store(conn: &mut PgConnection, user_id: Uuid, s: &Summary) -> Result<(), sqlx::Error> {
+pub async fn store(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    scope: Scope,
+    s: &Summary,
+) -> Result<(), sqlx::Error> {
     let (pv, pa, pd) = records_to(&s.power);
     let (ev, ea, ed) = records_to(&s.efforts);
     sqlx::query!(
         "INSERT INTO athlete_summaries (user_id, first_day, loads, power_best, power_best_activity, power_best_day,
-             effort_best, effort_best_activity, effort_best_day, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now())
-         ON CONFLICT (user_id) DO UPDATE SET first_day = EXCLUDED.first_day, loads = EXCLUDED.loads,
+             effort_best, effort_best_activity, effort_best_day, updated_at, scope)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now(), $10)
+         ON CONFLICT (user_id, scope) DO UPDATE SET first_day = EXCLUDED.first_day, loads = EXCLUDED.loads,
              power_best = EXCLUDED.power_best, power_best_activity = EXCLUDED.power_best_activity,
              power_best_day = EXCLUDED.power_best_day, effort_best = EXCLUDED.effort_best,
              effort_best_activity = EXCLUDED.effort_best_activity, effort_best_day = EXCLUDED.effort_best_day,
@@ -289,11 +324,26 @@ pub async fn store(conn: &mut PgConnection, user_id: Uuid, s: &Summary) -> Resul
         &pd,
         &ev,
         &ea,
-        &ed
+        &ed,
+        scope.as_str()
     )
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// Whether coaches may see activities of `source` (admin setting).
+///
+/// # Errors
+/// Database errors.
+pub async fn coach_visible(conn: &mut PgConnection, source: &str) -> Result<bool, sqlx::Error> {
+    Ok(sqlx::query_scalar!(
+        "SELECT coach_visible FROM source_visibility WHERE source = $1",
+        source
+    )
+    .fetch_optional(conn)
+    .await?
+    .unwrap_or(false))
 }
 
 /// Add one newly stored activity to its athlete's summary (incremental; in
@@ -304,14 +354,23 @@ pub async fn store(conn: &mut PgConnection, user_id: Uuid, s: &Summary) -> Resul
 pub async fn apply(
     conn: &mut PgConnection,
     user_id: Uuid,
+    source: &str,
     c: &Contribution,
 ) -> Result<(), sqlx::Error> {
     lock(conn, user_id).await?;
-    let mut summary = get(conn, user_id)
-        .await?
-        .unwrap_or_else(|| Summary::empty(c.day));
-    summary.add(c);
-    store(conn, user_id, &summary).await
+    let scopes: &[Scope] = if coach_visible(conn, source).await? {
+        &[Scope::All, Scope::Coach]
+    } else {
+        &[Scope::All]
+    };
+    for &scope in scopes {
+        let mut summary = get(conn, user_id, scope)
+            .await?
+            .unwrap_or_else(|| Summary::empty(c.day));
+        summary.add(c);
+        store(conn, user_id, scope, &summary).await?;
+    }
+    Ok(())
 }
 
 /// Rebuild an athlete's summary from all their stored activities (after a
@@ -322,29 +381,43 @@ pub async fn apply(
 pub async fn rebuild(conn: &mut PgConnection, user_id: Uuid) -> Result<(), sqlx::Error> {
     lock(conn, user_id).await?;
     let rows = sqlx::query!(
-        r#"SELECT id, local_day, load, power_curve AS "power_curve: Vec<Option<f32>>",
-                  best_efforts AS "best_efforts: Vec<Option<f32>>"
-           FROM activities WHERE user_id = $1 ORDER BY start_time, id"#,
+        r#"SELECT a.id, a.local_day, a.load, a.power_curve AS "power_curve: Vec<Option<f32>>",
+                  a.best_efforts AS "best_efforts: Vec<Option<f32>>",
+                  coalesce(v.coach_visible, false) AS "coach_visible!"
+           FROM activities a LEFT JOIN source_visibility v ON v.source = a.source
+           WHERE a.user_id = $1 ORDER BY a.start_time, a.id"#,
         user_id
     )
     .fetch_all(&mut *conn)
     .await?;
-    let contributions: Vec<Contribution> = rows
-        .into_iter()
-        .map(|r| Contribution {
+    let mut all = Vec::with_capacity(rows.len());
+    let mut coach = Vec::with_capacity(rows.len());
+    for r in rows {
+        let c = Contribution {
             activity: r.id,
             day: r.local_day,
             load: r.load,
             power_curve: r.power_curve.unwrap_or_default(),
             best_efforts: r.best_efforts.unwrap_or_default(),
-        })
-        .collect();
-    if let Some(summary) = Summary::build(&contributions) {
-        return store(conn, user_id, &summary).await;
+        };
+        if r.coach_visible {
+            coach.push(c.clone());
+        }
+        all.push(c);
     }
-    sqlx::query!("DELETE FROM athlete_summaries WHERE user_id = $1", user_id)
-        .execute(conn)
-        .await?;
+    for (scope, contributions) in [(Scope::All, all), (Scope::Coach, coach)] {
+        if let Some(summary) = Summary::build(&contributions) {
+            store(conn, user_id, scope, &summary).await?;
+        } else {
+            sqlx::query!(
+                "DELETE FROM athlete_summaries WHERE user_id = $1 AND scope = $2",
+                user_id,
+                scope.as_str()
+            )
+            .execute(&mut *conn)
+            .await?;
+        }
+    }
     Ok(())
 }
 

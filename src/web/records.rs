@@ -135,7 +135,7 @@ async fn page(
     let mut conn = state.db.conn().await?;
     let today = calendar::local_today(&mut conn, user.id(), state.clock.now()).await;
     let today = conn.check(today)?;
-    let summary = summaries::get(&mut conn, user.id()).await;
+    let summary = summaries::get(&mut conn, user.id(), summaries::Scope::All).await;
     let summary = conn.check(summary)?;
     let recent_from = today - TimeDelta::days(RECENT_DAYS - 1);
     let recent = records::over_range(&mut conn, user.id(), recent_from, today).await;

@@ -215,12 +215,17 @@ async fn seed_bulk_stores_athletes_activities_and_summaries_once() {
         .unwrap();
     let mut conn = pool.acquire().await.unwrap();
     for user in users {
-        let stored = pierre::db::summaries::get(&mut conn, user).await.unwrap();
+        let stored = pierre::db::summaries::get(&mut conn, user, pierre::db::summaries::Scope::All)
+            .await
+            .unwrap();
         assert!(stored.is_some(), "every athlete trained in 60 days");
         pierre::db::summaries::rebuild(&mut conn, user)
             .await
             .unwrap();
-        let rebuilt = pierre::db::summaries::get(&mut conn, user).await.unwrap();
+        let rebuilt =
+            pierre::db::summaries::get(&mut conn, user, pierre::db::summaries::Scope::All)
+                .await
+                .unwrap();
         assert_eq!(stored, rebuilt, "summary of {user}");
     }
     drop(conn);
@@ -230,5 +235,13 @@ async fn seed_bulk_stores_athletes_activities_and_summaries_once() {
     assert!(second.contains("already present"), "{second}");
     assert_eq!(count("SELECT count(*) FROM activities").await, activities);
     assert_eq!(count("SELECT count(*) FROM users").await, 5);
-    assert_eq!(count("SELECT count(*) FROM athlete_summaries").await, 5);
+    assert_eq!(
+        count("SELECT count(*) FROM athlete_summaries WHERE scope = 'all'").await,
+        5
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM athlete_summaries WHERE scope = 'coach'").await,
+        5,
+        "seeded uploads are visible to coaches"
+    );
 }
