@@ -17,6 +17,7 @@ pub mod calendar;
 pub mod dashboard;
 pub mod jobs;
 pub mod oauth_apps;
+pub mod provider_errors;
 pub mod records;
 pub mod suggestions;
 pub mod summaries;

@@ -8,6 +8,8 @@
 //! job worker, so a token refreshed by one is seen by the other through
 //! PostgreSQL, never through process memory.
 
+pub mod budget;
+pub mod strava;
 pub mod tokens;
 
 use std::sync::Arc;
