@@ -17,6 +17,7 @@ use uuid::Uuid;
 use crate::db::jobs::{self, Job};
 use crate::db::{summaries, thresholds};
 use crate::providers::ProviderCtx;
+use crate::sync::{self, JobError};
 use crate::training::{RECOMPUTE_BATCH, recompute};
 
 /// Wakes this instance's worker after an enqueue.
@@ -32,6 +33,9 @@ impl Wake {
 
 /// How often the worker looks for jobs when not woken.
 const POLL: Duration = Duration::from_secs(1);
+
+/// How often the worker queues the polls that are due.
+const POLL_SCHEDULE: Duration = Duration::from_secs(60);
 
 /// What jobs need besides a pool.
 #[derive(Debug, Clone)]
@@ -50,6 +54,7 @@ pub fn spawn_worker(worker: Worker) {
             ref wake,
         } = worker;
         let mut pruned_at = std::time::Instant::now();
+        let mut polls_at: Option<std::time::Instant> = None;
         loop {
             loop {
                 match run_next(pool, providers).await {
@@ -59,6 +64,14 @@ pub fn spawn_worker(worker: Worker) {
                         tracing::warn!(error = %err, "job queue unavailable");
                         break;
                     }
+                }
+            }
+            if polls_at.is_none_or(|at| at.elapsed() > POLL_SCHEDULE) {
+                polls_at = Some(std::time::Instant::now());
+                match sync::schedule_polls(pool, providers).await {
+                    Ok(0) => {}
+                    Ok(queued) => tracing::info!(queued, "sync polls queued"),
+                    Err(err) => tracing::warn!(error = %err, "could not queue sync polls"),
                 }
             }
             if pruned_at.elapsed() > Duration::from_hours(1) {
@@ -97,12 +110,30 @@ pub async fn run_next(pool: &PgPool, providers: &ProviderCtx) -> Result<bool, sq
         .with_label_values(&[job.kind.as_str()])
         .observe(started.elapsed().as_secs_f64());
     let mut conn = pool.acquire().await?;
-    let label = match outcome {
-        Ok(()) => {
+    let stop = outcome
+        .as_ref()
+        .err()
+        .and_then(|e| e.downcast_ref::<JobError>())
+        .cloned();
+    let label = match (outcome, stop) {
+        (Ok(()), _) => {
             jobs::finish(&mut conn, job.id).await?;
             "done"
         }
-        Err(err) => {
+        (Err(_), Some(stop)) => match &stop {
+            JobError::Deferred(until) => {
+                let delay = (*until - providers.clock.now()).as_seconds_f64();
+                tracing::info!(job = job.id, kind = %job.kind, %until, "job deferred by the rate limit");
+                jobs::defer(&mut conn, job.id, delay, &stop.to_string()).await?;
+                "deferred"
+            }
+            JobError::Permanent(message) => {
+                tracing::warn!(job = job.id, kind = %job.kind, error = %message, "job stopped for good");
+                jobs::bury(&mut conn, job.id, message).await?;
+                "dead"
+            }
+        },
+        (Err(err), None) => {
             tracing::warn!(job = job.id, kind = %job.kind, error = %format!("{err:#}"), "job failed");
             jobs::fail(&mut conn, &job, &format!("{err:#}")).await?;
             if job.attempts >= jobs::MAX_ATTEMPTS {
@@ -119,7 +150,7 @@ pub async fn run_next(pool: &PgPool, providers: &ProviderCtx) -> Result<bool, sq
     Ok(true)
 }
 
-async fn run(pool: &PgPool, _providers: &ProviderCtx, job: &Job) -> anyhow::Result<()> {
+async fn run(pool: &PgPool, providers: &ProviderCtx, job: &Job) -> anyhow::Result<()> {
     match job.kind.as_str() {
         jobs::RECOMPUTE => {
             let user_id = job.user_id.context("recompute job without an athlete")?;
@@ -130,6 +161,18 @@ async fn run(pool: &PgPool, _providers: &ProviderCtx, job: &Job) -> anyhow::Resu
                 .and_then(|s| s.parse().ok())
                 .context("recompute job without a valid 'from' day")?;
             recompute_history(pool, job.id, user_id, from).await
+        }
+        jobs::SYNC_BACKFILL | jobs::SYNC_EVENT | jobs::SYNC_POLL => {
+            let provider = job.payload["provider"].as_str().unwrap_or("strava");
+            anyhow::ensure!(
+                provider == "strava",
+                "no sync for provider {provider:?} yet"
+            );
+            match job.kind.as_str() {
+                jobs::SYNC_BACKFILL => sync::strava::backfill(pool, providers, job).await,
+                jobs::SYNC_EVENT => sync::strava::event(pool, providers, job).await,
+                _ => sync::strava::poll(pool, providers, job).await,
+            }
         }
         other => anyhow::bail!("unknown job kind {other:?}"),
     }

@@ -20,6 +20,7 @@ pub mod seed;
 pub mod seed_bulk;
 pub mod startup;
 pub mod state;
+pub mod sync;
 pub mod synthetic;
 pub mod telemetry;
 pub mod training;

@@ -27,6 +27,7 @@ pub mod pages;
 pub mod records;
 pub mod thresholds;
 pub mod upload;
+pub mod webhooks;
 
 use actix_web::web;
 
@@ -50,4 +51,5 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     records::configure(cfg);
     admin::configure(cfg);
     admin_oauth::configure(cfg);
+    webhooks::configure(cfg);
 }
