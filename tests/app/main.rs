@@ -29,4 +29,5 @@ mod provider_sim;
 mod security;
 mod static_assets;
 mod support;
+mod sync;
 mod thresholds;
