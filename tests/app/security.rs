@@ -311,7 +311,6 @@ const ROUTES: &[Row] = &[
     ),
     // Sign-out last: it ends the session used by the rows above.
     ("POST", "/logout", "/logout", &[], [303, 303, 303, 303]),
-
 ];
 
 /// Every (method, pattern) registered under `src/web/`.
