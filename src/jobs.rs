@@ -35,7 +35,7 @@ impl Wake {
 const POLL: Duration = Duration::from_secs(1);
 
 /// How often the worker queues the polls that are due.
-const POLL_SCHEDULE: Duration = Duration::from_secs(60);
+const POLL_SCHEDULE: Duration = Duration::from_mins(1);
 
 /// What jobs need besides a pool.
 #[derive(Debug, Clone)]

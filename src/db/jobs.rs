@@ -186,9 +186,10 @@ pub async fn checkpoint(
     Ok(())
 }
 
-/// Put a running job back in the queue to run `delay_secs` from now without
-/// using up an attempt (a provider's rate limit is not the job's fault).
-/// The delay is relative so that the caller's clock (the providers' windows)
+/// Put a running job back in the queue without using up an attempt.
+///
+/// It runs `delay_secs` from now (a provider's rate limit is not the job's
+/// fault). The delay is relative so that the caller's clock (the providers' windows)
 /// and PostgreSQL's agree.
 ///
 /// # Errors

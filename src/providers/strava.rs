@@ -115,7 +115,7 @@ pub struct StravaActivity {
 }
 
 /// One stream of a `key_by_type=true` answer.
-#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq, Default)]
 pub struct Series<T> {
     pub data: Vec<T>,
 }

@@ -29,13 +29,14 @@ pub fn sport_of(a: &StravaActivity) -> (Sport, SubSport) {
         .as_deref()
         .or(a.kind.as_deref())
         .unwrap_or_default();
-    let sport = Sport::from_label(label).unwrap_or_else(|| match label {
+    let other = match label {
         "MountainBikeRide" | "EMountainBikeRide" | "Velomobile" | "Handcycle" => Sport::Cycling,
         "VirtualRow" => Sport::Rowing,
         "BackcountrySki" | "RollerSki" => Sport::Skiing,
         "Crossfit" | "Workout" | "HighIntensityIntervalTraining" => Sport::Strength,
         _ => Sport::Other,
-    });
+    };
+    let sport = Sport::from_label(label).unwrap_or(other);
     let sub = match label {
         "VirtualRide" | "VirtualRun" | "VirtualRow" => SubSport::Virtual,
         "TrailRun" => SubSport::Trail,
@@ -50,8 +51,8 @@ pub fn sport_of(a: &StravaActivity) -> (Sport, SubSport) {
     (sport, sub)
 }
 
-fn values(series: Option<&Series<Option<f64>>>) -> Option<Vec<f64>> {
-    series.map(|s| s.data.iter().map(|v| v.unwrap_or(f64::NAN)).collect())
+fn values(series: &Series<Option<f64>>) -> Vec<f64> {
+    series.data.iter().map(|v| v.unwrap_or(f64::NAN)).collect()
 }
 
 #[expect(
@@ -66,16 +67,16 @@ fn to_f32(v: Vec<f64>) -> Vec<f32> {
 #[must_use]
 pub fn streams_of(s: &StravaStreams) -> (Streams, Vec<String>) {
     let mut warnings = Vec::new();
-    let Some(time) = values(s.time.as_ref()) else {
+    let Some(time) = s.time.as_ref().map(values) else {
         return (Streams::default(), warnings);
     };
     // Keep strictly increasing, finite times only (and the same samples of every channel).
     let mut keep = Vec::with_capacity(time.len());
-    let mut last = f64::NEG_INFINITY;
+    let mut previous = f64::NEG_INFINITY;
     for &t in &time {
-        let ok = t.is_finite() && t > last;
+        let ok = t.is_finite() && t > previous;
         if ok {
-            last = t;
+            previous = t;
         }
         keep.push(ok);
     }
@@ -97,36 +98,31 @@ pub fn streams_of(s: &StravaStreams) -> (Streams, Vec<String>) {
             None
         }
     };
-    let (lat, lon) = match s.latlng.as_ref() {
-        Some(ll) => {
-            let lat = ll
-                .data
-                .iter()
-                .map(|p| p.map_or(f64::NAN, |p| p[0]))
-                .collect();
-            let lon = ll
-                .data
-                .iter()
-                .map(|p| p.map_or(f64::NAN, |p| p[1]))
-                .collect();
-            (
-                channel("position", Some(lat)),
-                channel("position", Some(lon)),
-            )
-        }
-        None => (None, None),
-    };
-    let (lat, lon) = match (lat, lon) {
+    let latitudes = s.latlng.as_ref().map(|ll| {
+        ll.data
+            .iter()
+            .map(|p| p.map_or(f64::NAN, |p| p[0]))
+            .collect()
+    });
+    let longitudes = s.latlng.as_ref().map(|ll| {
+        ll.data
+            .iter()
+            .map(|p| p.map_or(f64::NAN, |p| p[1]))
+            .collect()
+    });
+    let latitudes = channel("position", latitudes);
+    let longitudes = channel("position", longitudes);
+    let (lat, lon) = match (latitudes, longitudes) {
         (Some(a), Some(b)) => (Some(a), Some(b)),
         _ => (None, None),
     };
-    let altitude = channel("altitude", values(s.altitude.as_ref())).map(to_f32);
-    let distance = channel("distance", values(s.distance.as_ref()));
-    let speed = channel("speed", values(s.velocity_smooth.as_ref())).map(to_f32);
-    let heart_rate = channel("heart rate", values(s.heartrate.as_ref())).map(to_f32);
-    let cadence = channel("cadence", values(s.cadence.as_ref())).map(to_f32);
-    let power = channel("power", values(s.watts.as_ref())).map(to_f32);
-    let temperature = channel("temperature", values(s.temp.as_ref())).map(to_f32);
+    let altitude = channel("altitude", s.altitude.as_ref().map(values)).map(to_f32);
+    let distance = channel("distance", s.distance.as_ref().map(values));
+    let speed = channel("speed", s.velocity_smooth.as_ref().map(values)).map(to_f32);
+    let heart_rate = channel("heart rate", s.heartrate.as_ref().map(values)).map(to_f32);
+    let cadence = channel("cadence", s.cadence.as_ref().map(values)).map(to_f32);
+    let power = channel("power", s.watts.as_ref().map(values)).map(to_f32);
+    let temperature = channel("temperature", s.temp.as_ref().map(values)).map(to_f32);
     let t = pick(time);
     let segments = segments::without_events(&t, Vec::new());
     let streams = Streams {
@@ -278,7 +274,7 @@ mod tests {
         assert_eq!(streams.lat.as_ref().unwrap().len(), 7);
         assert!(streams.lat.as_ref().unwrap()[2].is_nan());
         assert!(streams.heart_rate.as_ref().unwrap()[3].is_nan());
-        assert_eq!(streams.temperature.as_ref().unwrap()[4], 21.0);
+        assert!((streams.temperature.as_ref().unwrap()[4] - 21.0).abs() < 1e-6);
         assert!(streams.power.is_none(), "a short stream is left out");
         assert_eq!(warnings.len(), 1, "{warnings:?}");
         assert_eq!(streams.segments.len(), 2, "the 37 s gap is a pause");

@@ -47,8 +47,9 @@ pub fn job_error(err: ApiError) -> anyhow::Error {
     }
 }
 
-/// Queue a poll for every active connection whose `next_sync_at` is due,
-/// moving it [`POLL_EVERY`] ahead in the same statement (so a failing poll is
+/// Queue a poll for every active connection whose `next_sync_at` is due.
+///
+/// The same statement moves it [`POLL_EVERY`] ahead in the same statement (so a failing poll is
 /// not queued again every minute). Returns how many were queued.
 ///
 /// # Errors

@@ -100,7 +100,7 @@ async fn existing(
 
 fn is_unique_violation(err: &sqlx::Error) -> bool {
     err.as_database_error()
-        .is_some_and(|e| e.is_unique_violation())
+        .is_some_and(sqlx::error::DatabaseError::is_unique_violation)
 }
 
 /// Imports Strava activities for one athlete.
@@ -224,7 +224,7 @@ impl Importer {
         )
         .execute(&mut *tx)
         .await?;
-        let before = existing(&mut *tx, a.id).await?;
+        let before = existing(&mut tx, a.id).await?;
         if let Some(found) = &before {
             if found.user_id != self.user_id {
                 return Ok(Outcome::Skipped);
@@ -351,8 +351,9 @@ fn int(payload: &Value, key: &str) -> Option<i64> {
     payload.get(key).and_then(Value::as_i64)
 }
 
-/// `SYNC_BACKFILL`: count the athlete's activities (list pages), then import
-/// them newest first with progress. The payload keeps the cursor (`before`:
+/// `SYNC_BACKFILL`: the athlete's history, newest first, with progress.
+///
+/// It counts the activities (list pages), then imports them. The payload keeps the cursor (`before`:
 /// start of the last imported activity), `done` and `total`, so a job
 /// deferred by the rate limit resumes where it stopped.
 ///

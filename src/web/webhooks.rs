@@ -87,6 +87,7 @@ async fn validate(
 
 /// A Strava webhook event, as documented.
 #[derive(Debug, Deserialize)]
+#[expect(clippy::struct_field_names, reason = "Strava's field names, as sent")]
 struct Event {
     object_type: String,
     object_id: u64,

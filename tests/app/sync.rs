@@ -374,12 +374,14 @@ fn summary(id: u64, start: &str) -> Value {
 }
 
 fn streams() -> Value {
-    let n = 601;
-    let time: Vec<i64> = (0..n).collect();
-    let watts: Vec<i64> = (0..n).map(|i| 180 + (i % 40)).collect();
-    let hr: Vec<i64> = (0..n).map(|i| 120 + i / 20).collect();
-    let distance: Vec<f64> = (0..n).map(|i| i as f64 * 8.3).collect();
-    let latlng: Vec<[f64; 2]> = (0..n).map(|i| [46.05, 14.5 + i as f64 * 1e-4]).collect();
+    let n: i32 = 601;
+    let time: Vec<i32> = (0..n).collect();
+    let watts: Vec<i32> = (0..n).map(|i| 180 + (i % 40)).collect();
+    let hr: Vec<i32> = (0..n).map(|i| 120 + i / 20).collect();
+    let distance: Vec<f64> = (0..n).map(|i| f64::from(i) * 8.3).collect();
+    let latlng: Vec<[f64; 2]> = (0..n)
+        .map(|i| [46.05, f64::from(i).mul_add(1e-4, 14.5)])
+        .collect();
     json!({
         "time": {"data": time}, "watts": {"data": watts}, "heartrate": {"data": hr},
         "distance": {"data": distance}, "latlng": {"data": latlng}
@@ -644,7 +646,8 @@ macro_rules! until {
     ($what:expr, $secs:expr, $cond:expr) => {{
         let started = std::time::Instant::now();
         loop {
-            if $cond {
+            let done: bool = $cond;
+            if done {
                 break;
             }
             assert!(
@@ -678,6 +681,10 @@ async fn sim_event(client: &reqwest::Client, base: &str, event: Value) -> Value 
 }
 
 #[tokio::test]
+#[expect(
+    clippy::too_many_lines,
+    reason = "one story, step by step: connect, backfill, events, deauthorize"
+)]
 async fn end_to_end_backfill_webhooks_duplicates_and_deauthorization_against_the_simulator() {
     let unlimited = RateLimits {
         overall_15min: 100_000,
@@ -949,13 +956,13 @@ async fn end_to_end_backfill_webhooks_duplicates_and_deauthorization_against_the
     // already there.
     let key = format!("strava:activity:{target}:create:1764000000");
     until!("the event jobs", 60, {
-        let states: Vec<String> =
+        let job_states: Vec<String> =
             sqlx::query_scalar!("SELECT state FROM jobs WHERE dedupe_key = $1", key)
                 .fetch_all(&pool)
                 .await
                 .unwrap();
-        assert!((1..=3).contains(&states.len()), "{states:?}");
-        states.iter().all(|s| s == "done")
+        assert!((1..=3).contains(&job_states.len()), "{job_states:?}");
+        job_states.iter().all(|s| s == "done")
     });
     let copies: i64 = sqlx::query_scalar!(
         r#"SELECT count(*) AS "n!" FROM activities WHERE external_id = $1"#,
