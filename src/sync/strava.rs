@@ -363,7 +363,17 @@ pub async fn backfill(pool: &PgPool, ctx: &ProviderCtx, job: &Job) -> anyhow::Re
     let user_id = job.user_id.context("backfill job without an athlete")?;
     let api = Strava::load(ctx, pool).await.map_err(job_error)?;
     let mut payload = job.payload.clone();
-    let after = int(&payload, "after");
+    // How far back: the job's `after`, else what the athlete chose at connect time.
+    let after = match int(&payload, "after") {
+        Some(after) => Some(after),
+        None => {
+            let mut conn = pool.acquire().await?;
+            tokens::get(&mut conn, user_id, Provider::Strava)
+                .await?
+                .and_then(|c| c.backfill_after)
+                .map(|t| t.timestamp())
+        }
+    };
     let mut done = i32::try_from(int(&payload, "done").unwrap_or(0)).unwrap_or(0);
     let mut cursor = int(&payload, "before");
     let total = if let Some(total) = int(&payload, "total") {

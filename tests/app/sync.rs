@@ -680,6 +680,45 @@ async fn sim_event(client: &reqwest::Client, base: &str, event: Value) -> Value 
     body
 }
 
+/// Consent as `athlete_id` and exchange the code at the simulator: the token answer.
+async fn sim_token(client: &reqwest::Client, base: &str, athlete_id: u64) -> Value {
+    let consent = client
+        .post(format!("{base}/oauth/authorize"))
+        .form(&[
+            ("client_id", DEMO_CLIENT_ID.to_string().as_str()),
+            ("redirect_uri", "http://localhost/oauth/strava/callback"),
+            ("state", "s"),
+            ("requested", "read,activity:read_all"),
+            ("athlete", athlete_id.to_string().as_str()),
+            ("decision", "authorize"),
+            ("scope", "activity:read_all"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let location = url::Url::parse(consent.headers()["location"].to_str().unwrap()).unwrap();
+    let code = location
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    client
+        .post(format!("{base}/oauth/token"))
+        .form(&[
+            ("client_id", DEMO_CLIENT_ID.to_string().as_str()),
+            ("client_secret", DEMO_CLIENT_SECRET),
+            ("code", code.as_str()),
+            ("grant_type", "authorization_code"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 #[expect(
     clippy::too_many_lines,
@@ -765,41 +804,7 @@ async fn end_to_end_backfill_webhooks_duplicates_and_deauthorization_against_the
 
     // Connect: consent and token exchange at the simulator, tokens saved.
     let (athlete_id, _, _) = world.athletes()[0].clone();
-    let consent = client
-        .post(format!("{base}/oauth/authorize"))
-        .form(&[
-            ("client_id", DEMO_CLIENT_ID.to_string().as_str()),
-            ("redirect_uri", "http://localhost/oauth/strava/callback"),
-            ("state", "s"),
-            ("requested", "read,activity:read_all"),
-            ("athlete", athlete_id.to_string().as_str()),
-            ("decision", "authorize"),
-            ("scope", "activity:read_all"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    let location = url::Url::parse(consent.headers()["location"].to_str().unwrap()).unwrap();
-    let code = location
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .unwrap()
-        .1
-        .into_owned();
-    let token: Value = client
-        .post(format!("{base}/oauth/token"))
-        .form(&[
-            ("client_id", DEMO_CLIENT_ID.to_string().as_str()),
-            ("client_secret", DEMO_CLIENT_SECRET),
-            ("code", code.as_str()),
-            ("grant_type", "authorization_code"),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let token = sim_token(&client, &base, athlete_id).await;
     connect(
         &pool,
         &settings,
@@ -1096,4 +1101,200 @@ async fn the_webhook_validates_with_the_verify_token_and_refuses_strangers() {
             .await
             .unwrap();
     assert_eq!(errors.len(), 1);
+}
+
+// ---------------------------------------------------------------- benchmark
+
+/// Save the simulator's token answer as the athlete's connection.
+async fn save_sim_token(
+    pool: &PgPool,
+    settings: &Settings,
+    user: Uuid,
+    athlete: u64,
+    token: &Value,
+) {
+    let mut conn = pool.acquire().await.unwrap();
+    tokens::save(
+        &mut conn,
+        &settings.data_keys,
+        &NewConnection {
+            user_id: user,
+            provider: Provider::Strava,
+            external_athlete_id: &athlete.to_string(),
+            athlete_name: "Bench",
+            granted_scopes: "read,activity:read_all",
+            tokens: &TokenSet {
+                access: SecretString::from(token["access_token"].as_str().unwrap()),
+                refresh: SecretString::from(token["refresh_token"].as_str().unwrap()),
+                expires_at: DateTime::from_timestamp(token["expires_at"].as_i64().unwrap(), 0)
+                    .unwrap(),
+            },
+            backfill_after: None,
+        },
+    )
+    .await
+    .unwrap();
+}
+
+/// One backfill of `count` simulator activities with these limits, jobs run
+/// in this task. When the budget defers the job, the shared clock jumps to
+/// the instant it names (the accelerated clock) and the token is refreshed
+/// at the simulator. Returns (wall seconds, provider-clock seconds, deferrals,
+/// 429s seen).
+async fn bench_run(count: u32, sim_limits: RateLimits, limits: Limits) -> (f64, f64, u32, i64) {
+    let clock = Clock::system();
+    // Start at a UTC midnight, as a fresh day's budget.
+    let now = clock.now();
+    let midnight = budget::next_day(now);
+    clock.advance(midnight - now);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let sim = provider_sim::start(
+        listener,
+        SimConfig {
+            athletes: 1,
+            activities_per_athlete: count,
+            seed: 5,
+            limits: sim_limits,
+            ..SimConfig::default()
+        },
+        clock.clone(),
+    )
+    .unwrap();
+    let base = sim.base_url.clone();
+    let athlete_id = sim.sim.athletes()[0].0;
+    tokio::spawn(sim.server);
+    let (database, pool) = migrated().await;
+    let settings = settings(&database);
+    let user = new_user(&pool, "bench@example.org").await;
+    configure_app(&pool, &settings, &format!("{base}/api/v3"), limits).await;
+    let client = crate::support::new_client();
+    let token = sim_token(&client, &base, athlete_id).await;
+    save_sim_token(&pool, &settings, user, athlete_id, &token).await;
+    let ctx = ctx_for(settings.clone(), clock.clone(), Duration::from_secs(20));
+    let job = {
+        let mut conn = pool.acquire().await.unwrap();
+        jobs::enqueue(
+            &mut conn,
+            jobs::SYNC_BACKFILL,
+            Some(user),
+            &json!({"provider": "strava"}),
+            None,
+        )
+        .await
+        .unwrap()
+        .unwrap()
+    };
+    let started = std::time::Instant::now();
+    let provider_start = clock.now();
+    let mut deferrals = 0;
+    loop {
+        while pierre::jobs::run_next(&pool, &ctx).await.unwrap() {}
+        let row = sqlx::query!(
+            r#"SELECT state, attempts, extract(epoch FROM run_at - now())::float8 AS "wait!" FROM jobs WHERE id = $1"#,
+            job
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        if row.state == "done" {
+            break;
+        }
+        assert_eq!(row.state, "queued");
+        assert_eq!(row.attempts, 0, "only deferrals, no failures");
+        deferrals += 1;
+        clock.advance(TimeDelta::milliseconds(
+            (row.wait * 1000.0).ceil() as i64 + 1,
+        ));
+        sqlx::query!("UPDATE jobs SET run_at = now() WHERE id = $1", job)
+            .execute(&pool)
+            .await
+            .unwrap();
+        // Stand-in for the refresh the OAuth client does: keep the token alive
+        // across the clock's jumps.
+        let refreshed: Value = client
+            .post(format!("{base}/oauth/token"))
+            .form(&[
+                ("client_id", DEMO_CLIENT_ID.to_string().as_str()),
+                ("client_secret", DEMO_CLIENT_SECRET),
+                ("grant_type", "refresh_token"),
+                (
+                    "refresh_token",
+                    token_refresh(&pool, &ctx, user).await.as_str(),
+                ),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        save_sim_token(&pool, &ctx.settings, user, athlete_id, &refreshed).await;
+    }
+    let wall = started.elapsed().as_secs_f64();
+    let provider = (clock.now() - provider_start).as_seconds_f64();
+    let stored: i64 = sqlx::query_scalar!(
+        r#"SELECT count(*) AS "n!" FROM activities a JOIN activity_streams s ON s.activity_id = a.id
+           WHERE a.source = 'strava' AND s.sample_count > 0"#
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(stored, i64::from(count));
+    let rejected: i64 =
+        sqlx::query_scalar!(r#"SELECT count(*) AS "n!" FROM provider_errors WHERE status = 429"#)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    (wall, provider, deferrals, rejected)
+}
+
+async fn token_refresh(pool: &PgPool, ctx: &ProviderCtx, user: Uuid) -> String {
+    use secrecy::ExposeSecret as _;
+    let mut conn = pool.acquire().await.unwrap();
+    tokens::load(&mut conn, &ctx.settings.data_keys, user, Provider::Strava)
+        .await
+        .unwrap()
+        .unwrap()
+        .refresh
+        .expose_secret()
+        .to_owned()
+}
+
+/// `scripts/bench-backfill`: throughput without limits, and a 1,000-activity
+/// backfill under Strava's default limits on the accelerated clock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark; run with scripts/bench-backfill"]
+async fn bench_backfill() {
+    let count: u32 = std::env::var("BENCH_COUNT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(500);
+    let unlimited = RateLimits {
+        overall_15min: 1_000_000,
+        overall_daily: 1_000_000,
+        read_15min: 1_000_000,
+        read_daily: 1_000_000,
+    };
+    let no_limits = Limits {
+        short: 1_000_000,
+        daily: 1_000_000,
+        read_short: 1_000_000,
+        read_daily: 1_000_000,
+    };
+    let (wall, _, _, _) = bench_run(count, unlimited, no_limits).await;
+    println!(
+        "BENCH no limits: {count} activities with streams in {wall:.2} s = {:.1} activities/s",
+        f64::from(count) / wall
+    );
+    let (wall, provider, deferrals, rejected) =
+        bench_run(1000, RateLimits::default(), STRAVA_LIMITS).await;
+    println!(
+        "BENCH Strava limits: 1000 activities, provider-clock wall time {:.2} h ({provider:.0} s), \
+         {deferrals} deferrals, {rejected} answers 429, real time {wall:.1} s",
+        provider / 3600.0
+    );
+    assert_eq!(
+        rejected, 0,
+        "the budget never lets a call exceed Strava's limits"
+    );
 }
