@@ -304,9 +304,10 @@ pub async fn delete_activity(
     activities::delete(&mut conn, user_id, found.id).await
 }
 
-/// The athlete withdrew Pierre's access on Strava: forget the connection
-/// and every Strava-sourced activity, in one transaction. Returns how many
-/// activities were deleted.
+/// The athlete withdrew Pierre's access on Strava: forget everything from it.
+///
+/// The connection, every Strava-sourced activity and the waiting Strava
+/// jobs go in one transaction. Returns how many activities were deleted.
 ///
 /// # Errors
 /// Database errors.
@@ -322,6 +323,15 @@ pub async fn forget_athlete(pool: &PgPool, user_id: Uuid) -> Result<u64, sqlx::E
     sqlx::query!(
         "DELETE FROM provider_connections WHERE user_id = $1 AND provider = 'strava'",
         user_id
+    )
+    .execute(&mut *tx)
+    .await?;
+    // Waiting Strava jobs of the athlete have nothing left to do.
+    sqlx::query!(
+        "DELETE FROM jobs WHERE user_id = $1 AND state = 'queued' AND kind = ANY($2)
+           AND payload->>'provider' = 'strava'",
+        user_id,
+        &[jobs::SYNC_BACKFILL, jobs::SYNC_EVENT, jobs::SYNC_POLL] as &[&str]
     )
     .execute(&mut *tx)
     .await?;
