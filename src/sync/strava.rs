@@ -374,15 +374,14 @@ pub async fn backfill(pool: &PgPool, ctx: &ProviderCtx, job: &Job) -> anyhow::Re
     let api = Strava::load(ctx, pool).await.map_err(job_error)?;
     let mut payload = job.payload.clone();
     // How far back: the job's `after`, else what the athlete chose at connect time.
-    let after = match int(&payload, "after") {
-        Some(after) => Some(after),
-        None => {
-            let mut conn = pool.acquire().await?;
-            tokens::get(&mut conn, user_id, Provider::Strava)
-                .await?
-                .and_then(|c| c.backfill_after)
-                .map(|t| t.timestamp())
-        }
+    let after = if let Some(after) = int(&payload, "after") {
+        Some(after)
+    } else {
+        let mut conn = pool.acquire().await?;
+        tokens::get(&mut conn, user_id, Provider::Strava)
+            .await?
+            .and_then(|c| c.backfill_after)
+            .map(|t| t.timestamp())
     };
     let mut done = i32::try_from(int(&payload, "done").unwrap_or(0)).unwrap_or(0);
     let mut cursor = int(&payload, "before");

@@ -1202,9 +1202,9 @@ async fn bench_run(count: u32, sim_limits: RateLimits, limits: Limits) -> (f64, 
         assert_eq!(row.state, "queued");
         assert_eq!(row.attempts, 0, "only deferrals, no failures");
         deferrals += 1;
-        clock.advance(TimeDelta::milliseconds(
-            (row.wait * 1000.0).ceil() as i64 + 1,
-        ));
+        clock.advance(
+            TimeDelta::from_std(Duration::from_secs_f64(row.wait.max(0.0) + 0.001)).unwrap(),
+        );
         sqlx::query!("UPDATE jobs SET run_at = now() WHERE id = $1", job)
             .execute(&pool)
             .await
