@@ -639,6 +639,208 @@ async fn a_revoked_token_marks_the_connection_and_stops_the_job_for_good() {
     assert_eq!(server.received_requests().await.unwrap().len(), 1);
 }
 
+#[tokio::test]
+async fn polls_are_scheduled_once_catch_missed_activities_and_leave_uploaded_files_alone() {
+    let server = MockServer::start().await;
+    let engine = Engine::new(&format!("{}/api/v3", server.uri()), Duration::from_secs(5)).await;
+    let now = Utc::now();
+    let start = |hours: i64| (now - TimeDelta::hours(hours)).to_rfc3339();
+    let missed = summary(201, &start(2));
+    let uploaded = summary(202, &start(30));
+    Mock::given(method("GET"))
+        .and(path("/api/v3/athlete/activities"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([missed, uploaded])))
+        .mount(&server)
+        .await;
+    mock_streams(&server, 201).await;
+    mock_streams(&server, 202).await;
+    // The athlete uploaded 202's file themselves (starting 20 s later).
+    let mut file: pierre::providers::strava::StravaActivity =
+        serde_json::from_value(uploaded.clone()).unwrap();
+    file.start_date += TimeDelta::seconds(20);
+    let parsed = pierre::sync::mapping::parsed(&file, None);
+    let mut tx = engine.pool.begin().await.unwrap();
+    pierre::db::activities::insert(
+        &mut tx,
+        &pierre::db::activities::NewActivity {
+            user_id: engine.user,
+            source: pierre::db::activities::Source::Upload,
+            external_id: None,
+            name: "My own file",
+            parsed: &parsed,
+            file_sha256: None,
+            original: None,
+            metrics: None,
+        },
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let last_sync = now - TimeDelta::days(1);
+    sqlx::query!(
+        "UPDATE provider_connections SET last_sync_at = $1, next_sync_at = $2",
+        last_sync,
+        now - TimeDelta::minutes(1)
+    )
+    .execute(&engine.pool)
+    .await
+    .unwrap();
+
+    // Due once: queued once, and not again a minute later.
+    assert_eq!(
+        pierre::sync::schedule_polls(&engine.pool, &engine.ctx)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        pierre::sync::schedule_polls(&engine.pool, &engine.ctx)
+            .await
+            .unwrap(),
+        0
+    );
+    let key = format!("poll:{}:strava", engine.user);
+    let polls: i64 = sqlx::query_scalar!(
+        r#"SELECT count(*) AS "n!" FROM jobs WHERE kind = 'sync_poll' AND dedupe_key = $1"#,
+        key
+    )
+    .fetch_one(&engine.pool)
+    .await
+    .unwrap();
+    assert_eq!(polls, 1);
+    engine.drain().await;
+
+    let rows = sqlx::query!("SELECT source, external_id, name FROM activities ORDER BY start_time")
+        .fetch_all(&engine.pool)
+        .await
+        .unwrap();
+    let rows: Vec<(String, Option<String>, String)> = rows
+        .into_iter()
+        .map(|r| (r.source, r.external_id, r.name))
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            ("upload".to_owned(), None, "My own file".to_owned()),
+            (
+                "strava".to_owned(),
+                Some("201".to_owned()),
+                "Ride 201".to_owned()
+            ),
+        ],
+        "the missed activity is imported; the uploaded file wins over its Strava copy"
+    );
+    let list = server
+        .received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.url.path().ends_with("/athlete/activities"))
+        .unwrap();
+    let after: i64 = list
+        .url
+        .query_pairs()
+        .find(|(k, _)| k == "after")
+        .unwrap()
+        .1
+        .parse()
+        .unwrap();
+    assert_eq!(after, (last_sync - TimeDelta::days(3)).timestamp());
+    let synced = sqlx::query!("SELECT last_sync_at, next_sync_at FROM provider_connections")
+        .fetch_one(&engine.pool)
+        .await
+        .unwrap();
+    let synced_at = synced.last_sync_at.unwrap();
+    assert!(synced_at > now - TimeDelta::seconds(5));
+    assert_eq!(
+        synced.next_sync_at.unwrap() - synced_at,
+        TimeDelta::hours(6)
+    );
+}
+
+#[tokio::test]
+async fn events_update_names_and_sports_without_refetching_streams_and_a_vanished_activity_goes() {
+    let server = MockServer::start().await;
+    let engine = Engine::new(&format!("{}/api/v3", server.uri()), Duration::from_secs(5)).await;
+    let detail = summary(301, "2026-11-21T07:00:00Z");
+    Mock::given(method("GET"))
+        .and(path("/api/v3/activities/301"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(&detail))
+        .mount(&server)
+        .await;
+    mock_streams(&server, 301).await;
+    let event = |aspect: &str| {
+        json!({"provider": "strava", "object_type": "activity", "object_id": 301,
+               "aspect_type": aspect, "owner_id": ATHLETE.parse::<u64>().unwrap(),
+               "subscription_id": 1, "event_time": 1, "updates": {}})
+    };
+    engine
+        .enqueue(jobs::SYNC_EVENT, event("create"), None)
+        .await;
+    engine.drain().await;
+    assert_eq!(engine.activities().await, 1);
+    let streams_calls = || async {
+        server
+            .received_requests()
+            .await
+            .unwrap()
+            .iter()
+            .filter(|r| r.url.path().ends_with("/streams"))
+            .count()
+    };
+    assert_eq!(streams_calls().await, 1);
+
+    // Renamed and re-typed on Strava: updated in place, no second streams call.
+    let mut changed = detail.clone();
+    changed["name"] = json!("Commute");
+    changed["sport_type"] = json!("Run");
+    Mock::given(method("GET"))
+        .and(path("/api/v3/activities/301"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(&changed))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    let id_before: Uuid = sqlx::query_scalar!("SELECT id FROM activities")
+        .fetch_one(&engine.pool)
+        .await
+        .unwrap();
+    engine
+        .enqueue(jobs::SYNC_EVENT, event("update"), None)
+        .await;
+    engine.drain().await;
+    let row = sqlx::query!("SELECT id, name, sport FROM activities")
+        .fetch_one(&engine.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        (row.name.as_str(), row.sport.as_str()),
+        ("Commute", "running")
+    );
+    assert_eq!(row.id, id_before, "the same row");
+    assert_eq!(streams_calls().await, 1);
+
+    // Gone from Strava by the time the event is handled: ours goes too.
+    server.reset().await;
+    Mock::given(method("GET"))
+        .and(path("/api/v3/activities/301"))
+        .respond_with(
+            ResponseTemplate::new(404).set_body_json(json!({"message": "Record Not Found"})),
+        )
+        .mount(&server)
+        .await;
+    engine
+        .enqueue(jobs::SYNC_EVENT, event("update"), None)
+        .await;
+    engine.drain().await;
+    assert_eq!(engine.activities().await, 0);
+    let dead: i64 =
+        sqlx::query_scalar!(r#"SELECT count(*) AS "n!" FROM jobs WHERE state <> 'done'"#)
+            .fetch_one(&engine.pool)
+            .await
+            .unwrap();
+    assert_eq!(dead, 0);
+}
+
 // ---------------------------------------------------------------- end to end
 
 /// Wait (polling the database, up to `$secs` seconds) until `$cond` holds.
