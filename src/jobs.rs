@@ -18,6 +18,7 @@ use uuid::Uuid;
 use crate::db::jobs::{self, Job};
 use crate::db::{summaries, thresholds};
 use crate::providers::ProviderCtx;
+use crate::sync::{self, JobError};
 use crate::training::{RECOMPUTE_BATCH, recompute};
 
 /// Wakes this instance's worker after an enqueue.
@@ -33,6 +34,9 @@ impl Wake {
 
 /// How often the worker looks for jobs when not woken.
 const POLL: Duration = Duration::from_secs(1);
+
+/// How often the worker queues the polls that are due.
+const POLL_SCHEDULE: Duration = Duration::from_mins(1);
 
 /// What jobs need besides a pool.
 #[derive(Debug, Clone)]
@@ -63,6 +67,7 @@ pub async fn run_until(worker: Worker, shutdown: impl Future<Output = ()>) {
     } = worker;
     tokio::pin!(shutdown);
     let mut pruned_at = std::time::Instant::now();
+    let mut polls_at: Option<std::time::Instant> = None;
     loop {
         loop {
             let claimed = match claim(pool).await {
@@ -89,6 +94,14 @@ pub async fn run_until(worker: Worker, shutdown: impl Future<Output = ()>) {
                 }
             };
             log_queue_error(done);
+        }
+        if polls_at.is_none_or(|at| at.elapsed() > POLL_SCHEDULE) {
+            polls_at = Some(std::time::Instant::now());
+            match sync::schedule_polls(pool, providers).await {
+                Ok(0) => {}
+                Ok(queued) => tracing::info!(queued, "sync polls queued"),
+                Err(err) => tracing::warn!(error = %err, "could not queue sync polls"),
+            }
         }
         if pruned_at.elapsed() > Duration::from_hours(1) {
             pruned_at = std::time::Instant::now();
@@ -155,12 +168,30 @@ async fn execute(pool: &PgPool, providers: &ProviderCtx, job: Job) -> Result<(),
         .with_label_values(&[job.kind.as_str()])
         .observe(started.elapsed().as_secs_f64());
     let mut conn = pool.acquire().await?;
-    let label = match outcome {
-        Ok(()) => {
+    let stop = outcome
+        .as_ref()
+        .err()
+        .and_then(|e| e.downcast_ref::<JobError>())
+        .cloned();
+    let label = match (outcome, stop) {
+        (Ok(()), _) => {
             jobs::finish(&mut conn, job.id).await?;
             "done"
         }
-        Err(err) => {
+        (Err(_), Some(stop)) => match &stop {
+            JobError::Deferred(until) => {
+                let delay = (*until - providers.clock.now()).as_seconds_f64();
+                tracing::info!(job = job.id, kind = %job.kind, %until, "job deferred by the rate limit");
+                jobs::defer(&mut conn, job.id, delay, &stop.to_string()).await?;
+                "deferred"
+            }
+            JobError::Permanent(message) => {
+                tracing::warn!(job = job.id, kind = %job.kind, error = %message, "job stopped for good");
+                jobs::bury(&mut conn, job.id, message).await?;
+                "dead"
+            }
+        },
+        (Err(err), None) => {
             tracing::warn!(job = job.id, kind = %job.kind, error = %format!("{err:#}"), "job failed");
             jobs::fail(&mut conn, &job, &format!("{err:#}")).await?;
             if job.attempts >= jobs::MAX_ATTEMPTS {
@@ -192,6 +223,18 @@ async fn run(pool: &PgPool, providers: &ProviderCtx, job: &Job) -> anyhow::Resul
         jobs::GARMIN_PING => crate::sync::garmin::run_ping(pool, providers, job)
             .await
             .map(|_| ()),
+        jobs::SYNC_BACKFILL | jobs::SYNC_EVENT | jobs::SYNC_POLL => {
+            let provider = job.payload["provider"].as_str().unwrap_or("strava");
+            anyhow::ensure!(
+                provider == "strava",
+                "no sync for provider {provider:?} yet"
+            );
+            match job.kind.as_str() {
+                jobs::SYNC_BACKFILL => sync::strava::backfill(pool, providers, job).await,
+                jobs::SYNC_EVENT => sync::strava::event(pool, providers, job).await,
+                _ => sync::strava::poll(pool, providers, job).await,
+            }
+        }
         other => anyhow::bail!("unknown job kind {other:?}"),
     }
 }

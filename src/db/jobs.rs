@@ -167,6 +167,75 @@ pub async fn progress(
     Ok(())
 }
 
+/// Save a running job's payload (its cursor) with its progress, and renew the lease.
+///
+/// # Errors
+/// Database errors.
+pub async fn checkpoint(
+    conn: &mut PgConnection,
+    id: i64,
+    payload: &Value,
+    done: i32,
+    total: i32,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "UPDATE jobs SET payload = $2, progress_done = $3, progress_total = $4, updated_at = now(),
+                         locked_until = now() + make_interval(secs => $5)
+         WHERE id = $1",
+        id,
+        payload,
+        done,
+        total,
+        LEASE_SECS
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Put a running job back in the queue without using up an attempt.
+///
+/// It runs `delay_secs` from now (a provider's rate limit is not the job's
+/// fault). The delay is relative so that the caller's clock (the providers' windows)
+/// and PostgreSQL's agree.
+///
+/// # Errors
+/// Database errors.
+pub async fn defer(
+    conn: &mut PgConnection,
+    id: i64,
+    delay_secs: f64,
+    reason: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "UPDATE jobs SET state = 'queued', attempts = greatest(attempts - 1, 0),
+                         run_at = now() + make_interval(secs => $2), locked_until = NULL,
+                         last_error = $3, updated_at = now()
+         WHERE id = $1",
+        id,
+        delay_secs.max(0.0),
+        reason
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A job that retrying cannot help: dead at once, with its error.
+///
+/// # Errors
+/// Database errors.
+pub async fn bury(conn: &mut PgConnection, id: i64, error: &str) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "UPDATE jobs SET state = 'dead', locked_until = NULL, last_error = $2, updated_at = now() WHERE id = $1",
+        id,
+        error
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// Mark a job done.
 ///
 /// # Errors

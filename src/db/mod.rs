@@ -18,6 +18,7 @@ pub mod connections;
 pub mod dashboard;
 pub mod jobs;
 pub mod oauth_apps;
+pub mod provider_errors;
 pub mod records;
 pub mod suggestions;
 pub mod summaries;

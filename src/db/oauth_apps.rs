@@ -175,31 +175,6 @@ pub async fn recent_errors(
     .await
 }
 
-/// Record a provider error worth an admin's attention.
-///
-/// # Errors
-/// Database errors.
-pub async fn record_error(
-    conn: &mut PgConnection,
-    provider: &str,
-    user_id: Option<Uuid>,
-    kind: &str,
-    status: Option<i32>,
-    message: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query!(
-        "INSERT INTO provider_errors (provider, user_id, kind, status, message) VALUES ($1, $2, $3, $4, $5)",
-        provider,
-        user_id,
-        kind,
-        status,
-        message
-    )
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
 /// What an admin saves. `None` secrets keep the stored ones.
 #[derive(Debug, Clone)]
 pub struct AppUpdate<'a> {

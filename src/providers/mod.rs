@@ -8,8 +8,10 @@
 //! job worker, so a token refreshed by one is seen by the other through
 //! PostgreSQL, never through process memory.
 
+pub mod budget;
 pub mod oauth;
 pub mod setup;
+pub mod strava;
 pub mod subscriptions;
 pub mod tokens;
 

@@ -352,14 +352,13 @@ async fn refresh_locked(
                  Reconnect {name} on the Connections page to resume syncing."
             );
             mark_needs_reauth(&mut tx, user_id, provider, &sentence, now).await?;
-            record_error(
+            crate::db::provider_errors::insert(
                 &mut tx,
-                provider,
+                provider.as_str(),
                 Some(user_id),
                 "oauth",
-                err.status(),
+                err.status().map(i32::from),
                 &format!("refresh refused: {err}"),
-                now,
             )
             .await?;
             tx.commit().await?;
@@ -368,14 +367,13 @@ async fn refresh_locked(
         Err(err) => {
             tx.rollback().await?;
             let mut conn = pool.acquire().await?;
-            record_error(
+            crate::db::provider_errors::insert(
                 &mut conn,
-                provider,
+                provider.as_str(),
                 Some(user_id),
                 "oauth",
                 None,
                 &format!("refresh failed: {err}"),
-                now,
             )
             .await?;
             Err(TokenError::Transient(err.to_string()))
@@ -402,34 +400,6 @@ pub async fn mark_needs_reauth(
         provider.as_str(),
         sentence,
         now
-    )
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-/// Record a provider error worth an admin's attention (never a token).
-///
-/// # Errors
-/// Database errors.
-pub async fn record_error(
-    conn: &mut PgConnection,
-    provider: Provider,
-    user_id: Option<Uuid>,
-    kind: &str,
-    status: Option<u16>,
-    message: &str,
-    now: DateTime<Utc>,
-) -> Result<(), sqlx::Error> {
-    sqlx::query!(
-        "INSERT INTO provider_errors (provider, user_id, at, kind, status, message)
-         VALUES ($1, $2, $3, $4, $5, $6)",
-        provider.as_str(),
-        user_id,
-        now,
-        kind,
-        status.map(i32::from),
-        message
     )
     .execute(conn)
     .await?;

@@ -190,7 +190,9 @@ fn text<'a>(job: &'a Job, key: &str) -> Option<&'a str> {
 
 async fn record_error(pool: &PgPool, user: Option<Uuid>, status: Option<i32>, message: &str) {
     if let Ok(mut conn) = pool.acquire().await {
-        let _ = oauth_apps::record_error(&mut conn, "garmin", user, "sync", status, message).await;
+        let _ =
+            crate::db::provider_errors::insert(&mut conn, "garmin", user, "sync", status, message)
+                .await;
     }
 }
 

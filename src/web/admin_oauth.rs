@@ -1022,7 +1022,7 @@ async fn refused(
     refusal: &subscriptions::Refused,
 ) -> Result<(), AppError> {
     let mut conn = state.db.conn().await?;
-    let recorded = oauth_apps::record_error(
+    let recorded = crate::db::provider_errors::insert(
         &mut conn,
         "strava",
         None,

@@ -772,14 +772,13 @@ async fn finish(
         Err(err) => {
             tracing::warn!(provider = provider.as_str(), error = %err, "OAuth code exchange failed");
             let mut conn = state.db.conn().await?;
-            let recorded = tokens::record_error(
+            let recorded = crate::db::provider_errors::insert(
                 &mut conn,
-                provider,
+                provider.as_str(),
                 Some(user.id()),
                 "oauth",
-                err.status(),
+                err.status().map(i32::from),
                 &format!("code exchange failed: {err}"),
-                now,
             )
             .await;
             conn.check(recorded)?;
@@ -960,7 +959,6 @@ async fn disconnect(
 ) -> Result<HttpResponse, AppError> {
     let provider = provider_of(&path)?;
     let name = provider_name(provider);
-    let now = state.clock.now();
     let mut conn = state.db.conn().await?;
     let found = tokens::get(&mut conn, user.id(), provider).await;
     let existing = conn.check(found)?;
@@ -989,14 +987,13 @@ async fn disconnect(
                 Err((status, message)) => {
                     tracing::warn!(provider = provider.as_str(), error = %message, "deauthorization failed; deleting the tokens anyway");
                     let mut conn = state.db.conn().await?;
-                    let recorded = tokens::record_error(
+                    let recorded = crate::db::provider_errors::insert(
                         &mut conn,
-                        provider,
+                        provider.as_str(),
                         Some(user.id()),
                         "oauth",
-                        status,
+                        status.map(i32::from),
                         &format!("deauthorization failed: {message}"),
-                        now,
                     )
                     .await;
                     conn.check(recorded)?;

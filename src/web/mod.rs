@@ -30,6 +30,7 @@ pub mod pages;
 pub mod records;
 pub mod thresholds;
 pub mod upload;
+pub mod webhooks;
 
 use actix_web::web;
 
@@ -56,4 +57,5 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     connections::configure(cfg);
     admin_jobs::configure(cfg);
     garmin_webhook::configure(cfg);
+    webhooks::configure(cfg);
 }

@@ -34,5 +34,6 @@ mod security;
 mod sim_setup;
 mod static_assets;
 mod support;
+mod sync;
 mod thresholds;
 mod worker;

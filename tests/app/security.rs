@@ -364,6 +364,21 @@ const ROUTES: &[Row] = &[
         &[],
         [303, 200, 200, 200],
     ),
+    // Provider webhooks: no session; a malformed validation or event is 400 for anyone.
+    (
+        "GET",
+        "/webhooks/strava",
+        "/webhooks/strava",
+        &[],
+        [400, 400, 400, 400],
+    ),
+    (
+        "POST",
+        "/webhooks/strava",
+        "/webhooks/strava",
+        &[("object_type", "activity")],
+        [400, 400, 400, 400],
+    ),
     // Sign-out last: it ends the session used by the rows above.
     ("POST", "/logout", "/logout", &[], [303, 303, 303, 303]),
 ];
