@@ -456,10 +456,11 @@ pub async fn get(
     get_visible(conn, user_id, id, None, true).await
 }
 
-/// One activity of a user as a viewer may see it: `None` unless its source
-/// is one of `sources` (when given); the 90-day best curve counts only
-/// those sources; the streams are read only `with_streams` (coaches with
-/// summary access never get them).
+/// One activity of a user as a viewer may see it.
+///
+/// `None` unless its source is one of `sources` (when given); the 90-day best
+/// curve counts only those sources; the streams are read only `with_streams`
+/// (coaches with summary access never get them).
 ///
 /// # Errors
 /// Database errors.
