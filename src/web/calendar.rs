@@ -231,6 +231,10 @@ async fn render(
     let (start, end) = shown_range(first);
     let listed = calendar::between(&mut conn, subject.athlete, start, end, subject.sources()).await;
     let activities = conn.check(listed)?;
+    // Coach views: what is not shown and why (no statement for the athlete).
+    let withheld =
+        crate::db::subjects::withheld(&mut conn, subject.athlete, subject.sources()).await;
+    let withheld = conn.check(withheld)?;
     drop(conn);
 
     let units = Units::of(user);
@@ -249,7 +253,7 @@ async fn render(
     );
     let page = Page {
         ctx,
-        subject: SubjectView::of(subject, &[]),
+        subject: SubjectView::of(subject, &withheld),
         label: first.format("%B %Y").to_string(),
         prev: month_link(first.checked_sub_months(Months::new(1))),
         next: month_link(first.checked_add_months(Months::new(1))),

@@ -242,6 +242,11 @@ async fn a_summary_coach_sees_figures_calendar_list_and_summaries_but_no_streams
     assert_eq!(status, 200, "{body}");
     assert_read_only(&body, &base, "calendar");
     assert!(body.contains(&format!("{base}/activities/{}", ana.uploads[1])));
+    assert!(
+        text_of(&html(&body), "#withheld")
+            .unwrap()
+            .contains("3 Strava activities are not shown")
+    );
     for strava in ana.stravas {
         assert!(!body.contains(&strava.to_string()));
     }
