@@ -287,6 +287,8 @@ pub struct ListFilter {
     pub search: Option<String>,
     /// `date`, `distance` or `duration`; descending.
     pub sort: String,
+    /// Only these sources (coach views); `None` for all.
+    pub sources: Option<Vec<String>>,
 }
 
 /// A row of the activity list.
@@ -347,6 +349,7 @@ pub async fn list(
            AND ($3::timestamptz IS NULL OR start_time >= $3)
            AND ($4::timestamptz IS NULL OR start_time < $4)
            AND ($5::text IS NULL OR lower(name) LIKE $5)
+           AND ($9::text[] IS NULL OR source = ANY($9))
          ORDER BY
            CASE WHEN $6 = 'distance' THEN coalesce(distance_m, 0) END DESC,
            CASE WHEN $6 = 'duration' THEN coalesce(timer_s, 0) END DESC,
@@ -359,7 +362,8 @@ pub async fn list(
         pattern,
         filter.sort,
         limit,
-        offset
+        offset,
+        filter.sources.as_deref()
     )
     .fetch_all(&mut *conn)
     .await?;
@@ -371,12 +375,14 @@ pub async fn list(
              AND ($2::text IS NULL OR sport = $2)
              AND ($3::timestamptz IS NULL OR start_time >= $3)
              AND ($4::timestamptz IS NULL OR start_time < $4)
-             AND ($5::text IS NULL OR lower(name) LIKE $5)"#,
+             AND ($5::text IS NULL OR lower(name) LIKE $5)
+             AND ($6::text[] IS NULL OR source = ANY($6))"#,
         user_id,
         filter.sport,
         filter.from,
         filter.until,
         pattern,
+        filter.sources.as_deref(),
     )
     .fetch_one(&mut *conn)
     .await?;
@@ -447,6 +453,24 @@ pub async fn get(
     user_id: Uuid,
     id: Uuid,
 ) -> Result<Option<ActivityRow>, sqlx::Error> {
+    get_visible(conn, user_id, id, None, true).await
+}
+
+/// One activity of a user as a viewer may see it.
+///
+/// `None` unless its source is one of `sources` (when given); the 90-day best
+/// curve counts only those sources; the streams are read only `with_streams`
+/// (coaches with summary access never get them).
+///
+/// # Errors
+/// Database errors.
+pub async fn get_visible(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    id: Uuid,
+    sources: Option<&[String]>,
+    with_streams: bool,
+) -> Result<Option<ActivityRow>, sqlx::Error> {
     sqlx::query_as!(
         ActivityRow,
         r#"SELECT a.id, a.name, a.notes, a.sport, a.sub_sport, a.source, a.start_time, a.utc_offset_s, a.elapsed_s,
@@ -462,12 +486,15 @@ pub async fn get(
                        FROM activities b CROSS JOIN LATERAL unnest(b.power_curve) WITH ORDINALITY AS p(v, i)
                        WHERE b.user_id = a.user_id AND b.power_curve IS NOT NULL
                          AND b.local_day > a.local_day - 90 AND b.local_day <= a.local_day
+                         AND ($3::text[] IS NULL OR b.source = ANY($3))
                        GROUP BY p.i) c) AS "best_90d: Vec<Option<f32>>",
                   s.data AS "streams?"
-           FROM activities a LEFT JOIN activity_streams s ON s.activity_id = a.id
-           WHERE a.user_id = $1 AND a.id = $2"#,
+           FROM activities a LEFT JOIN activity_streams s ON s.activity_id = a.id AND $4
+           WHERE a.user_id = $1 AND a.id = $2 AND ($3::text[] IS NULL OR a.source = ANY($3))"#,
         user_id,
-        id
+        id,
+        sources,
+        with_streams
     )
     .fetch_optional(conn)
     .await

@@ -19,7 +19,8 @@ pub struct DayActivity {
 }
 
 /// The athlete's activities on local days `first..=last`, by day then start
-/// (one query on the `(user_id, local_day)` index).
+/// (one query on the `(user_id, local_day)` index); only those of `sources`
+/// when given (coach views).
 ///
 /// # Errors
 /// Database errors.
@@ -28,16 +29,19 @@ pub async fn between(
     user_id: Uuid,
     first: NaiveDate,
     last: NaiveDate,
+    sources: Option<&[String]>,
 ) -> Result<Vec<DayActivity>, sqlx::Error> {
     sqlx::query_as!(
         DayActivity,
         "SELECT id, sport, name, local_day, timer_s, distance_m, load
          FROM activities
          WHERE user_id = $1 AND local_day BETWEEN $2 AND $3
+           AND ($4::text[] IS NULL OR source = ANY($4))
          ORDER BY local_day, start_time, id",
         user_id,
         first,
-        last
+        last,
+        sources
     )
     .fetch_all(conn)
     .await

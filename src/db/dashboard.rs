@@ -11,7 +11,8 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::db::jobs::{self, Progress};
-use crate::db::summaries::{Columns, Summary};
+use crate::db::subjects::Withheld;
+use crate::db::summaries::{Columns, Scope, Summary};
 
 /// What the dashboard reads on every view: today, the summary's version (no
 /// summary: no activities), the threshold count, the latest recompute job and
@@ -31,9 +32,14 @@ pub struct Overview {
     /// on `local_day`) and, whatever their date, the `latest` most recent
     /// ones; newest first.
     pub recent: Vec<Recent>,
+    /// Per source, how many activities the viewer may not see (coach views;
+    /// empty when every source is visible).
+    pub withheld: Vec<Withheld>,
 }
 
-/// Read the overview in one statement.
+/// Read the overview in one statement: for the athlete (`Scope::All`, every
+/// source) or a coach (`Scope::Coach`, only `sources`, with the count of the
+/// activities withheld per source).
 ///
 /// # Errors
 /// Database errors.
@@ -42,6 +48,8 @@ pub async fn overview(
     user_id: Uuid,
     now: DateTime<Utc>,
     latest: i32,
+    scope: Scope,
+    sources: Option<&[String]>,
 ) -> Result<Overview, sqlx::Error> {
     let r = sqlx::query!(
         r#"SELECT d.today AS "today!", s.updated_at AS "summary_updated?",
@@ -50,24 +58,32 @@ pub async fn overview(
                        SELECT a.id, a.sport, a.name, a.start_time, a.utc_offset_s, a.local_day, a.timer_s,
                               a.distance_m, a.load, a.load_source
                        FROM activities a
-                       WHERE a.user_id = u.id
+                       WHERE a.user_id = u.id AND ($6::text[] IS NULL OR a.source = ANY($6))
                          AND a.start_time >= least(
                                (d.today - (extract(isodow FROM d.today)::int - 1) - 28 - 2)::timestamptz,
-                               coalesce((SELECT l.start_time FROM activities l WHERE l.user_id = u.id
+                               coalesce((SELECT l.start_time FROM activities l
+                                         WHERE l.user_id = u.id AND ($6::text[] IS NULL OR l.source = ANY($6))
                                          ORDER BY l.start_time DESC OFFSET $4::int - 1 LIMIT 1), '-infinity'))
                    ) r) AS "recent: sqlx::types::Json<Vec<Recent>>",
+                  (SELECT json_agg(w ORDER BY w.source) FROM (
+                       SELECT h.source, count(*) AS count FROM activities h
+                       WHERE h.user_id = u.id AND $6::text[] IS NOT NULL AND NOT (h.source = ANY($6))
+                       GROUP BY h.source
+                   ) w) AS "withheld: sqlx::types::Json<Vec<Withheld>>",
                   j.id AS "job_id?", j.state AS "job_state?", j.progress_done AS "job_done?",
                   j.progress_total AS "job_total?", j.last_error AS "job_error?", j.updated_at AS "job_updated?"
            FROM users u
            CROSS JOIN LATERAL (SELECT ($2::timestamptz AT TIME ZONE u.time_zone)::date AS today) d
-           LEFT JOIN athlete_summaries s ON s.user_id = u.id AND s.scope = 'all'
+           LEFT JOIN athlete_summaries s ON s.user_id = u.id AND s.scope = $5
            LEFT JOIN LATERAL (SELECT id, state, progress_done, progress_total, last_error, updated_at
                               FROM jobs WHERE user_id = u.id AND kind = $3 ORDER BY id DESC LIMIT 1) j ON true
            WHERE u.id = $1"#,
         user_id,
         now,
         jobs::RECOMPUTE,
-        latest
+        latest,
+        scope.as_str(),
+        sources
     )
     .fetch_one(conn)
     .await?;
@@ -88,6 +104,7 @@ pub async fn overview(
         threshold_entries: r.threshold_entries,
         recompute,
         recent: r.recent.map(|j| j.0).unwrap_or_default(),
+        withheld: r.withheld.map(|j| j.0).unwrap_or_default(),
     })
 }
 
@@ -118,6 +135,8 @@ pub async fn details(
     conn: &mut PgConnection,
     user_id: Uuid,
     from: Option<NaiveDate>,
+    scope: Scope,
+    sources: Option<&[String]>,
 ) -> Result<(Option<Summary>, Vec<Option<f32>>), sqlx::Error> {
     let r = sqlx::query!(
         r#"SELECT s.first_day, s.loads, s.power_best, s.power_best_activity, s.power_best_day, s.effort_best,
@@ -127,10 +146,13 @@ pub async fn details(
                        FROM activities a CROSS JOIN LATERAL unnest(a.power_curve) WITH ORDINALITY AS p(v, i)
                        WHERE a.user_id = s.user_id AND a.power_curve IS NOT NULL
                          AND $2::date IS NOT NULL AND a.local_day >= $2
+                         AND ($4::text[] IS NULL OR a.source = ANY($4))
                        GROUP BY p.i) c) AS "curve: Vec<Option<f32>>"
-           FROM athlete_summaries s WHERE s.user_id = $1 AND s.scope = 'all'"#,
+           FROM athlete_summaries s WHERE s.user_id = $1 AND s.scope = $3"#,
         user_id,
-        from
+        from,
+        scope.as_str(),
+        sources
     )
     .fetch_optional(conn)
     .await?;

@@ -18,6 +18,7 @@ use crate::state::AppState;
 use crate::web::format::{self, Units};
 use crate::web::forms::{FieldErrors, is_htmx, redirect, render_with_status, text_field};
 use crate::web::layout::PageContext;
+use crate::web::subject::{CoachSubject, Subject, SubjectView};
 
 /// Rows per page of the list.
 pub const PAGE_SIZE: i64 = 25;
@@ -32,7 +33,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .service(web::resource("/activities/{id}/original").route(web::get().to(original)))
         .service(web::resource("/activities/{id}/export.gpx").route(web::get().to(export_gpx)))
-        .service(web::resource("/activities/{id}/delete").route(web::post().to(delete)));
+        .service(web::resource("/activities/{id}/delete").route(web::post().to(delete)))
+        .service(web::resource("/coach/athletes/{id}/activities").route(web::get().to(coach_list)))
+        .service(
+            web::resource("/coach/athletes/{id}/activities/{activity_id}")
+                .route(web::get().to(coach_show)),
+        )
+        .service(
+            web::resource("/coach/athletes/{id}/activities/{activity_id}/original")
+                .route(web::get().to(coach_original)),
+        );
 }
 
 use crate::auth::csrf::token_of as token;
@@ -69,6 +79,7 @@ pub struct RowView {
 #[template(path = "activities/list.html", blocks = ["results"])]
 struct ListPage {
     ctx: PageContext,
+    subject: SubjectView,
     rows: Vec<RowView>,
     totals: ListTotals,
     total_duration: String,
@@ -124,8 +135,39 @@ async fn list(
     user: CurrentUser,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let query = query.into_inner();
-    let units = Units::of(&user);
+    let subject = Subject::own(&user);
+    render_list(&req, ctx, &state, &user, &subject, query.into_inner()).await
+}
+
+/// `GET /coach/athletes/{id}/activities`: a linked athlete's list
+/// (coach-visible sources only, with the count of the others), read-only.
+async fn coach_list(
+    req: HttpRequest,
+    ctx: PageContext,
+    state: web::Data<AppState>,
+    coach: CoachSubject,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, AppError> {
+    render_list(
+        &req,
+        ctx,
+        &state,
+        &coach.viewer,
+        &coach.subject,
+        query.into_inner(),
+    )
+    .await
+}
+
+async fn render_list(
+    req: &HttpRequest,
+    ctx: PageContext,
+    state: &AppState,
+    user: &CurrentUser,
+    subject: &Subject,
+    query: ListQuery,
+) -> Result<HttpResponse, AppError> {
+    let units = Units::of(user);
     let mut errors = FieldErrors::default();
     let sport = query.sport.clone().filter(|s| s.parse::<Sport>().is_ok());
     let from = parse_date(&mut errors, "from", query.from.as_deref());
@@ -159,17 +201,22 @@ async fn list(
             .map(|d| Utc.from_utc_datetime(&d) + TimeDelta::days(1)),
         search: Some(q.clone()).filter(|s| !s.is_empty()),
         sort: order.to_owned(),
+        sources: subject.sources().map(<[String]>::to_vec),
     };
     let mut conn = state.db.conn().await?;
     let listed = activities::list(
         &mut conn,
-        user.id(),
+        subject.athlete,
         &filter,
         PAGE_SIZE,
         (page - 1) * PAGE_SIZE,
     )
     .await;
     let (rows, totals) = conn.check(listed)?;
+    let withheld =
+        crate::db::subjects::withheld(&mut conn, subject.athlete, subject.sources()).await;
+    let withheld = conn.check(withheld)?;
+    drop(conn);
     let page_count = ((totals.count + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
     let mut base: Vec<(&str, String)> = Vec::new();
     for (key, value) in [
@@ -195,6 +242,7 @@ async fn list(
         .finish();
     let page_view = ListPage {
         ctx,
+        subject: SubjectView::of(subject, &withheld),
         rows: rows.into_iter().map(|r| row_view(r, units)).collect(),
         total_duration: format::duration(Some(totals.timer_s)),
         total_distance: format::distance(Some(totals.distance_m), units),
@@ -216,7 +264,7 @@ async fn list(
     } else {
         StatusCode::UNPROCESSABLE_ENTITY
     };
-    let mut res = if is_htmx(&req) && !req.headers().contains_key("hx-history-restore-request") {
+    let mut res = if is_htmx(req) && !req.headers().contains_key("hx-history-restore-request") {
         render_with_status(&page_view.as_results(), status)?
     } else {
         render_with_status(&page_view, status)?
@@ -237,6 +285,7 @@ pub struct Tile {
 #[template(path = "activities/show.html", blocks = ["edit_form", "summary"])]
 struct ShowPage {
     ctx: PageContext,
+    subject: SubjectView,
     csrf_token: String,
     activity: ActivityRow,
     sport_label: String,
@@ -478,24 +527,34 @@ fn lap_rows(laps: &[LapRow], units: Units) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// The activity page of `subject`'s activity `id` for `user`: all of it for
+/// the athlete and full-access coaches; for summary access only the figures
+/// (no streams are read: no charts, route, zones, curve, laps or files).
 async fn load_page(
     req: &HttpRequest,
     ctx: PageContext,
     state: &AppState,
     user: &CurrentUser,
+    subject: &Subject,
     id: Uuid,
 ) -> Result<ShowPage, AppError> {
     let by_distance = req
         .query_string()
         .split('&')
         .any(|pair| pair == "x=distance");
+    let full = subject.full();
     let mut conn = state.db.conn().await?;
-    let found = activities::get(&mut conn, user.id(), id).await;
+    let found =
+        activities::get_visible(&mut conn, subject.athlete, id, subject.sources(), full).await;
     let activity = conn.check(found)?.ok_or(AppError::NotFound)?;
-    let laps = activities::laps(&mut conn, user.id(), id).await;
-    let laps = conn.check(laps)?;
-    let history = crate::db::thresholds::history(&mut conn, user.id()).await;
-    let history = conn.check(history)?;
+    let (laps, history) = if full {
+        let laps = activities::laps(&mut conn, subject.athlete, id).await;
+        let laps = conn.check(laps)?;
+        let history = crate::db::thresholds::history(&mut conn, subject.athlete).await;
+        (laps, conn.check(history)?)
+    } else {
+        (Vec::new(), Vec::new())
+    };
     drop(conn);
     let units = Units::of(user);
     let running = matches!(
@@ -524,7 +583,7 @@ async fn load_page(
         let th = crate::training::thresholds_for(&history, sport, activity.local_day);
         crate::web::activity_analysis::zone_figures(sport, s, &th)
     });
-    let curve = activity.power_curve.as_deref().map_or_else(String::new, |mine| {
+    let curve = activity.power_curve.as_deref().filter(|_| full).map_or_else(String::new, |mine| {
         crate::web::activity_analysis::power_curve_chart(
             "activity-curve",
             "Power curve",
@@ -535,6 +594,7 @@ async fn load_page(
     });
     Ok(ShowPage {
         ctx,
+        subject: SubjectView::of(subject, &[]),
         csrf_token: token(req),
         sport_label: format::sport_label(&activity.sport),
         date: format::local_date_time(activity.start_time, activity.utc_offset_s),
@@ -565,7 +625,22 @@ async fn show(
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let id = parse_id(&path)?;
-    let page = load_page(&req, ctx, &state, &user, id).await?;
+    let page = load_page(&req, ctx, &state, &user, &Subject::own(&user), id).await?;
+    render_with_status(&page, StatusCode::OK)
+}
+
+/// `GET /coach/athletes/{id}/activities/{activity_id}`: one activity of a
+/// linked athlete, read-only; 404 for activities of withheld sources and of
+/// anyone else.
+async fn coach_show(
+    req: HttpRequest,
+    ctx: PageContext,
+    state: web::Data<AppState>,
+    coach: CoachSubject,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AppError> {
+    let id = parse_id(&path.1)?;
+    let page = load_page(&req, ctx, &state, &coach.viewer, &coach.subject, id).await?;
     render_with_status(&page, StatusCode::OK)
 }
 
@@ -622,10 +697,10 @@ async fn edit(
             return Ok(redirect(&req, &format!("/activities/{id}")));
         }
         // The page (streams decoded, charts drawn) is built only when it is shown.
-        let page = load_page(&req, ctx, &state, &user, id).await?;
+        let page = load_page(&req, ctx, &state, &user, &Subject::own(&user), id).await?;
         return render_with_status(&page.as_edit_form(), StatusCode::OK);
     }
-    let mut page = load_page(&req, ctx, &state, &user, id).await?;
+    let mut page = load_page(&req, ctx, &state, &user, &Subject::own(&user), id).await?;
     page.errors = errors;
     page.edit_name = name;
     page.edit_notes = notes;
@@ -688,6 +763,39 @@ async fn original(
     let mut conn = state.db.conn().await?;
     let found = activities::original(&mut conn, user.id(), id).await;
     let (name, gzip) = conn.check(found)?.ok_or(AppError::NotFound)?;
+    drop(conn);
+    send_original(&req, name, gzip).await
+}
+
+/// `GET /coach/athletes/{id}/activities/{activity_id}/original`: the
+/// original file, for coaches with full access to an activity they may see
+/// (404 otherwise: summary access, a withheld source, someone else's id).
+async fn coach_original(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    coach: CoachSubject,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AppError> {
+    let id = parse_id(&path.1)?;
+    let subject = &coach.subject;
+    if !subject.full() {
+        return Err(AppError::NotFound);
+    }
+    let mut conn = state.db.conn().await?;
+    let visible =
+        activities::get_visible(&mut conn, subject.athlete, id, subject.sources(), false).await;
+    conn.check(visible)?.ok_or(AppError::NotFound)?;
+    let found = activities::original(&mut conn, subject.athlete, id).await;
+    let (name, gzip) = conn.check(found)?.ok_or(AppError::NotFound)?;
+    drop(conn);
+    send_original(&req, name, gzip).await
+}
+
+async fn send_original(
+    req: &HttpRequest,
+    name: String,
+    gzip: Vec<u8>,
+) -> Result<HttpResponse, AppError> {
     let accepts_gzip = req
         .headers()
         .get(header::ACCEPT_ENCODING)

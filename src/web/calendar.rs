@@ -20,10 +20,12 @@ use crate::state::AppState;
 use crate::web::format::{self, Units};
 use crate::web::forms::{is_htmx, render_with_status};
 use crate::web::layout::PageContext;
+use crate::web::subject::{CoachSubject, Subject, SubjectView};
 
 /// Routes of this module.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/calendar").route(web::get().to(month)));
+    cfg.service(web::resource("/calendar").route(web::get().to(month)))
+        .service(web::resource("/coach/athletes/{id}/calendar").route(web::get().to(coach_month)));
 }
 
 const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
@@ -73,6 +75,7 @@ pub struct MonthLink {
 #[template(path = "calendar/month.html", blocks = ["calendar"])]
 struct Page {
     ctx: PageContext,
+    subject: SubjectView,
     label: String,
     prev: Option<MonthLink>,
     next: Option<MonthLink>,
@@ -186,13 +189,35 @@ async fn month(
     state: web::Data<AppState>,
     user: CurrentUser,
 ) -> Result<HttpResponse, AppError> {
+    render(&req, ctx, &state, &user, &Subject::own(&user)).await
+}
+
+/// `GET /coach/athletes/{id}/calendar?month=YYYY-MM`: a linked athlete's
+/// calendar (coach-visible sources only), read-only.
+async fn coach_month(
+    req: HttpRequest,
+    ctx: PageContext,
+    state: web::Data<AppState>,
+    coach: CoachSubject,
+) -> Result<HttpResponse, AppError> {
+    render(&req, ctx, &state, &coach.viewer, &coach.subject).await
+}
+
+async fn render(
+    req: &HttpRequest,
+    ctx: PageContext,
+    state: &AppState,
+    user: &CurrentUser,
+    subject: &Subject,
+) -> Result<HttpResponse, AppError> {
     // Read by hand: a repeated or odd parameter is a bad month, not a 400.
     let raw = url::form_urlencoded::parse(req.query_string().as_bytes())
         .find(|(k, _)| k == "month")
         .map(|(_, v)| v.trim().to_owned())
         .filter(|v| !v.is_empty());
     let mut conn = state.db.conn().await?;
-    let today = calendar::local_today(&mut conn, user.id(), state.clock.now()).await;
+    // Days are the athlete's: their time zone decides "today".
+    let today = calendar::local_today(&mut conn, subject.athlete, state.clock.now()).await;
     let today = conn.check(today)?;
     let this_month = today.with_day(1).unwrap_or(today);
     let (first, error) = match raw.as_deref().map(parse_month) {
@@ -204,11 +229,15 @@ async fn month(
         ),
     };
     let (start, end) = shown_range(first);
-    let listed = calendar::between(&mut conn, user.id(), start, end).await;
+    let listed = calendar::between(&mut conn, subject.athlete, start, end, subject.sources()).await;
     let activities = conn.check(listed)?;
+    // Coach views: what is not shown and why (no statement for the athlete).
+    let withheld =
+        crate::db::subjects::withheld(&mut conn, subject.athlete, subject.sources()).await;
+    let withheld = conn.check(withheld)?;
     drop(conn);
 
-    let units = Units::of(&user);
+    let units = Units::of(user);
     let in_month: Vec<&DayActivity> = activities
         .iter()
         .filter(|a| a.local_day.year() == first.year() && a.local_day.month() == first.month())
@@ -224,6 +253,7 @@ async fn month(
     );
     let page = Page {
         ctx,
+        subject: SubjectView::of(subject, &withheld),
         label: first.format("%B %Y").to_string(),
         prev: month_link(first.checked_sub_months(Months::new(1))),
         next: month_link(first.checked_add_months(Months::new(1))),
@@ -238,7 +268,7 @@ async fn month(
     } else {
         StatusCode::OK
     };
-    let mut res = if is_htmx(&req) && !req.headers().contains_key("hx-history-restore-request") {
+    let mut res = if is_htmx(req) && !req.headers().contains_key("hx-history-restore-request") {
         render_with_status(&page.as_calendar(), status)?
     } else {
         render_with_status(&page, status)?

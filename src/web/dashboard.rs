@@ -23,17 +23,19 @@ use crate::analytics::pace::BEST_EFFORT_DISTANCES;
 use crate::auth::CurrentUser;
 use crate::charts;
 use crate::db::dashboard::{self, Overview, Recent};
-use crate::db::summaries::{Record, Summary};
+use crate::db::summaries::{Record, Scope, Summary};
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::web::format::{self, Units};
 use crate::web::forms::{is_htmx, render_with_status};
 use crate::web::layout::PageContext;
+use crate::web::subject::{CoachSubject, Subject, SubjectView};
 use crate::web::thresholds::RecomputeView;
 
 /// Routes of this module.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/dashboard").route(web::get().to(page)));
+    cfg.service(web::resource("/dashboard").route(web::get().to(page)))
+        .service(web::resource("/coach/athletes/{id}").route(web::get().to(coach_page)));
 }
 
 /// The chart range.
@@ -110,6 +112,9 @@ pub struct SummaryView {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct ChartKey {
     user: uuid::Uuid,
+    /// The summary row read (the athlete's, or the coach-visible one). It
+    /// also decides the links inside (own pages or `/coach/athletes/{id}/…`).
+    scope: Scope,
     range: Range,
     today: NaiveDate,
     units: Units,
@@ -465,6 +470,8 @@ pub struct Today {
 struct Page {
     ctx: PageContext,
     welcome: String,
+    /// Whose dashboard, and who is looking.
+    subject: SubjectView,
     has_data: bool,
     has_thresholds: bool,
     range_label: &'static str,
@@ -479,6 +486,7 @@ struct Page {
 
 const RECENT_SHOWN: usize = 6;
 
+/// `GET /dashboard`: the signed-in athlete's own dashboard.
 async fn page(
     req: HttpRequest,
     ctx: PageContext,
@@ -486,20 +494,47 @@ async fn page(
     user: CurrentUser,
     query: web::Query<Query>,
 ) -> Result<HttpResponse, AppError> {
+    let subject = Subject::own(&user);
+    render(&req, ctx, &state, &user, &subject, &query).await
+}
+
+/// `GET /coach/athletes/{id}`: a linked athlete's dashboard, read-only, from
+/// the coach-visible summary and sources.
+async fn coach_page(
+    req: HttpRequest,
+    ctx: PageContext,
+    state: web::Data<AppState>,
+    coach: CoachSubject,
+    query: web::Query<Query>,
+) -> Result<HttpResponse, AppError> {
+    render(&req, ctx, &state, &coach.viewer, &coach.subject, &query).await
+}
+
+async fn render(
+    req: &HttpRequest,
+    ctx: PageContext,
+    state: &AppState,
+    viewer: &CurrentUser,
+    subject: &Subject,
+    query: &Query,
+) -> Result<HttpResponse, AppError> {
     let range = Range::parse(query.range.as_deref());
     let now = state.clock.now();
     let mut conn = state.db.conn().await?;
     let overview = dashboard::overview(
         &mut conn,
-        user.id(),
+        subject.athlete,
         now,
         i32::try_from(RECENT_SHOWN).unwrap_or(6),
+        subject.scope(),
+        subject.sources(),
     )
     .await;
     let overview = conn.check(overview)?;
-    let units = Units::of(&user);
+    let units = Units::of(viewer);
     let key = overview.summary_updated.map(|version| ChartKey {
-        user: user.id(),
+        user: subject.athlete,
+        scope: subject.scope(),
         range,
         today: overview.today,
         units,
@@ -510,8 +545,14 @@ async fn page(
         (Some(view), _) => view,
         (None, None) => Arc::default(),
         (None, Some(k)) => {
-            let read =
-                dashboard::details(&mut conn, user.id(), range.first_day(overview.today)).await;
+            let read = dashboard::details(
+                &mut conn,
+                subject.athlete,
+                range.first_day(overview.today),
+                subject.scope(),
+                subject.sources(),
+            )
+            .await;
             let (summary, range_curve) = conn.check(read)?;
             let view = Arc::new(summary.map_or_else(SummaryView::default, |s| {
                 summary_view(range, overview.today, &s, &range_curve, units)
@@ -521,8 +562,8 @@ async fn page(
         }
     };
     drop(conn);
-    let page = build(ctx, &user, range, &overview, view, now);
-    if is_htmx(&req)
+    let page = build(ctx, units, subject, range, &overview, view, now);
+    if is_htmx(req)
         && req
             .headers()
             .get("hx-target")
@@ -536,18 +577,23 @@ async fn page(
 
 fn build(
     ctx: PageContext,
-    user: &CurrentUser,
+    units: Units,
+    subject: &Subject,
     range: Range,
     o: &Overview,
     view: Arc<SummaryView>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Page {
     let recent = o.recent.as_slice();
-    let units = Units::of(user);
     let today = o.today;
     Page {
         ctx,
-        welcome: format!("Welcome, {}", user.user.display_name),
+        welcome: if subject.is_own() {
+            format!("Welcome, {}", subject.name)
+        } else {
+            format!("{}'s training", subject.name)
+        },
+        subject: SubjectView::of(subject, &o.withheld),
         has_data: o.summary_updated.is_some(),
         has_thresholds: o.threshold_entries > 0,
         range_label: range.label(),
@@ -560,7 +606,7 @@ fn build(
             .iter()
             .take(RECENT_SHOWN)
             .map(|a| RecentView {
-                href: format!("/activities/{}", a.id),
+                href: subject.href(&format!("/activities/{}", a.id)),
                 name: a.name.clone(),
                 sport: format::sport_label(&a.sport),
                 date: format::local_date_time(a.start_time, a.utc_offset_s),
@@ -572,7 +618,12 @@ fn build(
             .collect(),
         sources: load_sources(recent, today - TimeDelta::days(34)),
         view,
-        recompute: RecomputeView::of(o.recompute.as_ref(), now),
+        // The recompute job is the athlete's business.
+        recompute: if subject.is_own() {
+            RecomputeView::of(o.recompute.as_ref(), now)
+        } else {
+            None
+        },
     }
 }
 

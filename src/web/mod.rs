@@ -28,6 +28,7 @@ pub mod health;
 pub mod layout;
 pub mod pages;
 pub mod records;
+pub mod subject;
 pub mod thresholds;
 pub mod upload;
 pub mod webhooks;

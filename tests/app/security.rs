@@ -4,6 +4,22 @@
 //! visitor. The test first reads the route registrations out of `src/web/`
 //! (every `web::resource("…")` and its methods) and fails if a registered
 //! route is missing from the table, so a new route cannot slip in unreviewed.
+//!
+//! Paths are concrete requests; in `ROUTES`, `:target` is replaced by the id
+//! of another user ("target", an athlete nobody is linked to): under
+//! `/activities/…` it stands for an activity id the visitor does not own
+//! (another user's id is as foreign as another user's activity), under
+//! `/coach/athletes/…` for an athlete the visitor is not linked to. The
+//! "coach" column is a coach with no link to the target.
+//!
+//! `COACH_ROUTES` (issue 8) checks the coach views and the athlete's own
+//! activity routes for the roles around one athlete, Ana: "coach of this
+//! athlete (summary)", "(full)", "another coach" (linked to someone else) and
+//! "revoked coach" (linked, signed in, then the link deleted). There `:athlete`
+//! is Ana's id, `:upload` her uploaded activity (with an original file),
+//! `:strava` her Strava activity (withheld from coaches) and `:other` another
+//! athlete's activity. Every route under `/coach/athletes/` must have a row
+//! there as well.
 
 use std::collections::BTreeSet;
 
@@ -379,8 +395,167 @@ const ROUTES: &[Row] = &[
         &[("object_type", "activity")],
         [400, 400, 400, 400],
     ),
+    // Coach views of an athlete: not a coach → 403, a coach not linked to
+    // the athlete → 404 (see COACH_ROUTES for linked coaches).
+    (
+        "GET",
+        "/coach/athletes/{id}",
+        "/coach/athletes/:target",
+        &[],
+        [303, 403, 404, 403],
+    ),
+    (
+        "GET",
+        "/coach/athletes/{id}/calendar",
+        "/coach/athletes/:target/calendar",
+        &[],
+        [303, 403, 404, 403],
+    ),
+    (
+        "GET",
+        "/coach/athletes/{id}/activities",
+        "/coach/athletes/:target/activities",
+        &[],
+        [303, 403, 404, 403],
+    ),
+    (
+        "GET",
+        "/coach/athletes/{id}/activities/{activity_id}",
+        "/coach/athletes/:target/activities/:target",
+        &[],
+        [303, 403, 404, 403],
+    ),
+    (
+        "GET",
+        "/coach/athletes/{id}/activities/{activity_id}/original",
+        "/coach/athletes/:target/activities/:target/original",
+        &[],
+        [303, 403, 404, 403],
+    ),
     // Sign-out last: it ends the session used by the rows above.
     ("POST", "/logout", "/logout", &[], [303, 303, 303, 303]),
+];
+
+/// The roles around one athlete (Ana) of issue 8.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CoachRole {
+    Summary,
+    Full,
+    Another,
+    Revoked,
+}
+
+const COACH_ROLES: [CoachRole; 4] = [
+    CoachRole::Summary,
+    CoachRole::Full,
+    CoachRole::Another,
+    CoachRole::Revoked,
+];
+
+/// (method, registered pattern, concrete path, form body, expected status for
+/// coach of Ana (summary), coach of Ana (full), another coach, revoked coach).
+const COACH_ROUTES: &[Row] = &[
+    // The coach views.
+    (
+        "GET",
+        "/coach/athletes/{id}",
+        "/coach/athletes/:athlete",
+        &[],
+        [200, 200, 404, 404],
+    ),
+    (
+        "GET",
+        "/coach/athletes/{id}",
+        "/coach/athletes/:athlete?range=all",
+        &[],
+        [200, 200, 404, 404],
+    ),
+    (
+        "GET",
+        "/coach/athletes/{id}/calendar",
+        "/coach/athletes/:athlete/calendar",
+        &[],
+        [200, 200, 404, 404],
+    ),
+    (
+        "GET",
+        "/coach/athletes/{id}/activities",
+        "/coach/athletes/:athlete/activities",
+        &[],
+        [200, 200, 404, 404],
+    ),
+    (
+        "GET",
+        "/coach/athletes/{id}/activities/{activity_id}",
+        "/coach/athletes/:athlete/activities/:upload",
+        &[],
+        [200, 200, 404, 404],
+    ),
+    (
+        "GET",
+        "/coach/athletes/{id}/activities/{activity_id}",
+        "/coach/athletes/:athlete/activities/:strava",
+        &[],
+        [404, 404, 404, 404],
+    ),
+    (
+        "GET",
+        "/coach/athletes/{id}/activities/{activity_id}",
+        "/coach/athletes/:athlete/activities/:other",
+        &[],
+        [404, 404, 404, 404],
+    ),
+    (
+        "GET",
+        "/coach/athletes/{id}/activities/{activity_id}/original",
+        "/coach/athletes/:athlete/activities/:upload/original",
+        &[],
+        [404, 200, 404, 404],
+    ),
+    (
+        "GET",
+        "/coach/athletes/{id}/activities/{activity_id}/original",
+        "/coach/athletes/:athlete/activities/:strava/original",
+        &[],
+        [404, 404, 404, 404],
+    ),
+    // The athlete's own routes act on the signed-in user's data only: no
+    // coach reaches Ana's activity through them.
+    (
+        "GET",
+        "/activities/{id}",
+        "/activities/:upload",
+        &[],
+        [404, 404, 404, 404],
+    ),
+    (
+        "POST",
+        "/activities/{id}",
+        "/activities/:upload",
+        &[("name", "x"), ("sport", "running")],
+        [404, 404, 404, 404],
+    ),
+    (
+        "GET",
+        "/activities/{id}/original",
+        "/activities/:upload/original",
+        &[],
+        [404, 404, 404, 404],
+    ),
+    (
+        "GET",
+        "/activities/{id}/export.gpx",
+        "/activities/:upload/export.gpx",
+        &[],
+        [404, 404, 404, 404],
+    ),
+    (
+        "POST",
+        "/activities/{id}/delete",
+        "/activities/:upload/delete",
+        &[],
+        [404, 404, 404, 404],
+    ),
 ];
 
 /// Every (method, pattern) registered under `src/web/`.
@@ -441,6 +616,109 @@ fn every_registered_route_is_in_the_authorisation_table() {
         stale.is_empty(),
         "rows for routes that no longer exist: {stale:?}"
     );
+}
+
+#[test]
+fn every_coach_view_route_is_in_the_coach_table() {
+    let registered: BTreeSet<(String, String)> = registered_routes()
+        .into_iter()
+        .filter(|(_, pattern)| pattern.starts_with("/coach/athletes/"))
+        .collect();
+    assert!(registered.len() >= 5, "{registered:?}");
+    let table: BTreeSet<(String, String)> = COACH_ROUTES
+        .iter()
+        .map(|(method, pattern, ..)| ((*method).to_owned(), (*pattern).to_owned()))
+        .collect();
+    let missing: Vec<_> = registered.difference(&table).collect();
+    assert!(
+        missing.is_empty(),
+        "coach routes missing from COACH_ROUTES: {missing:?}"
+    );
+}
+
+#[tokio::test]
+async fn every_coach_route_answers_each_coach_role_as_expected() {
+    use pierre::db::activities::Source;
+
+    use crate::coach_views::{link, store};
+    let app = TestApp::spawn().await;
+    let today = app.clock.now().date_naive();
+    let ana = crate::accounts::create_user(&app, "ana@example.org", &["athlete"]).await;
+    let ben = crate::accounts::create_user(&app, "ben@example.org", &["athlete"]).await;
+    let upload = store(
+        &app,
+        ana,
+        Source::Upload,
+        "Ride",
+        today,
+        50.0,
+        Some(b"file"),
+    )
+    .await;
+    let strava = store(
+        &app,
+        ana,
+        Source::Strava,
+        "Strava ride",
+        today - chrono::TimeDelta::days(1),
+        60.0,
+        None,
+    )
+    .await;
+    let other = store(&app, ben, Source::Upload, "Ben's ride", today, 40.0, None).await;
+    let mut failures = Vec::new();
+    for (index, role) in COACH_ROLES.into_iter().enumerate() {
+        let email = format!("{role:?}@example.org").to_lowercase();
+        let (client, coach) = signed_in(&app, &email, &["athlete", "coach"]).await;
+        match role {
+            CoachRole::Summary => link(&app, coach, ana, "summary").await,
+            CoachRole::Full => link(&app, coach, ana, "full").await,
+            CoachRole::Another => link(&app, coach, ben, "full").await,
+            CoachRole::Revoked => {
+                link(&app, coach, ana, "full").await;
+                let res = client
+                    .get(app.url(&format!("/coach/athletes/{ana}")))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(res.status(), 200, "linked before the revocation");
+                sqlx::query("DELETE FROM coach_links WHERE coach_id = $1")
+                    .bind(coach)
+                    .execute(&app.db)
+                    .await
+                    .unwrap();
+            }
+        }
+        let token = app.csrf_token(&client).await;
+        for (method, pattern, path, body, expected) in COACH_ROUTES {
+            let path = path
+                .replace(":athlete", &ana.to_string())
+                .replace(":upload", &upload.to_string())
+                .replace(":strava", &strava.to_string())
+                .replace(":other", &other.to_string());
+            let mut form: Vec<(&str, &str)> = body.to_vec();
+            form.push(("csrf_token", &token));
+            let request = match *method {
+                "GET" => client.get(app.url(&path)),
+                "POST" => client.post(app.url(&path)).form(&form),
+                other => panic!("add {other} to the test"),
+            };
+            let status = request.send().await.unwrap().status().as_u16();
+            if status != expected[index] {
+                failures.push(format!(
+                    "{method} {pattern} ({path}) as {role:?}: got {status}, expected {}",
+                    expected[index]
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM activities WHERE user_id = $1")
+        .bind(ana)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(left, 2, "no coach deleted anything");
 }
 
 async fn client_for(app: &TestApp, who: Who) -> reqwest::Client {
