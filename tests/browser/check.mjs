@@ -93,6 +93,10 @@ if (signedInState) {
     if (outcome) {
       passed += 1;
       console.log(`ok    ${outcome}`);
+    } else if (process.env.PIERRE_EXPECT_CONNECT) {
+      // ./test configures the simulator: a missing Connect button is a failure there.
+      console.log("FAIL  connect flow: no Connect Strava button although the simulator was configured");
+      failed += 1;
     } else {
       console.log("skip  connect flow: the Strava app is not configured (start pierre provider-sim and set up the app, as ./run does)");
     }
