@@ -104,3 +104,33 @@ pub async fn cancel_queued_sync(
     .await?;
     Ok(done.rows_affected())
 }
+
+/// Forget an athlete's connection to a provider, in the caller's transaction.
+///
+/// The connection (its tokens) first, then its waiting sync jobs, and for
+/// Strava every Strava-sourced activity with the summaries rebuilt (Strava's
+/// terms). Used by the disconnect button and by Strava's deauthorization
+/// event alike. Returns how many activities were deleted.
+///
+/// The order matters: an import holds the connection row (`FOR SHARE`, see
+/// `sync::strava`) until it commits, so deleting the connection first either
+/// waits for that import — whose activity the next statement then deletes —
+/// or makes it stop.
+///
+/// # Errors
+/// Database errors.
+pub async fn forget(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    provider: crate::domain::provider::Provider,
+) -> Result<u64, sqlx::Error> {
+    use crate::domain::provider::Provider;
+    delete(conn, user_id, provider.as_str()).await?;
+    cancel_queued_sync(conn, user_id, provider.as_str()).await?;
+    if provider != Provider::Strava {
+        return Ok(0);
+    }
+    let deleted = delete_from_source(conn, user_id, provider.as_str()).await?;
+    crate::db::summaries::rebuild(conn, user_id).await?;
+    Ok(deleted)
+}

@@ -224,6 +224,21 @@ impl Importer {
         )
         .execute(&mut *tx)
         .await?;
+        // The connection must still exist, and stays until this commits: a
+        // disconnect or deauthorization deletes the connection and then the
+        // athlete's Strava activities, so it either sees this one or makes
+        // this import stop here (nothing of Strava's outlives a disconnect).
+        let connected = sqlx::query_scalar!(
+            "SELECT id FROM provider_connections
+             WHERE user_id = $1 AND provider = 'strava' AND status = 'active' FOR SHARE",
+            self.user_id
+        )
+        .fetch_optional(&mut *tx)
+        .await?;
+        if connected.is_none() {
+            tx.rollback().await?;
+            return Ok(Outcome::Skipped);
+        }
         let before = existing(&mut tx, a.id).await?;
         if let Some(found) = &before {
             if found.user_id != self.user_id {
@@ -313,29 +328,7 @@ pub async fn delete_activity(
 /// Database errors.
 pub async fn forget_athlete(pool: &PgPool, user_id: Uuid) -> Result<u64, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    let deleted = sqlx::query!(
-        "DELETE FROM activities WHERE user_id = $1 AND source = 'strava'",
-        user_id
-    )
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    sqlx::query!(
-        "DELETE FROM provider_connections WHERE user_id = $1 AND provider = 'strava'",
-        user_id
-    )
-    .execute(&mut *tx)
-    .await?;
-    // Waiting Strava jobs of the athlete have nothing left to do.
-    sqlx::query!(
-        "DELETE FROM jobs WHERE user_id = $1 AND state = 'queued' AND kind = ANY($2)
-           AND payload->>'provider' = 'strava'",
-        user_id,
-        &[jobs::SYNC_BACKFILL, jobs::SYNC_EVENT, jobs::SYNC_POLL] as &[&str]
-    )
-    .execute(&mut *tx)
-    .await?;
-    summaries::rebuild(&mut tx, user_id).await?;
+    let deleted = crate::db::connections::forget(&mut tx, user_id, Provider::Strava).await?;
     tx.commit().await?;
     Ok(deleted)
 }

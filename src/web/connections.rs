@@ -22,7 +22,7 @@ use subtle::ConstantTimeEq as _;
 
 use crate::auth::{CurrentUser, client_ip_text, user_agent};
 use crate::db::audit::{self, NewEvent, event};
-use crate::db::{connections, jobs, summaries};
+use crate::db::{connections, jobs};
 use crate::domain::Provider;
 use crate::error::AppError;
 use crate::providers::oauth::{self, App, OAuthError, Unavailable, provider_name};
@@ -1005,15 +1005,7 @@ async fn disconnect(
     };
 
     let mut tx = state.db.pool().begin().await.map_err(AppError::from)?;
-    connections::delete(&mut tx, user.id(), provider.as_str()).await?;
-    connections::cancel_queued_sync(&mut tx, user.id(), provider.as_str()).await?;
-    let deleted = if provider == Provider::Strava {
-        let n = connections::delete_from_source(&mut tx, user.id(), provider.as_str()).await?;
-        summaries::rebuild(&mut tx, user.id()).await?;
-        n
-    } else {
-        0
-    };
+    let deleted = connections::forget(&mut tx, user.id(), provider).await?;
     let ip = client_ip_text(&req, &state.settings);
     let agent = user_agent(&req);
     audit::record(

@@ -1509,3 +1509,72 @@ async fn bench_backfill() {
         "the budget never lets a call exceed Strava's limits"
     );
 }
+
+/// Disconnecting while an import is in flight (its streams being fetched)
+/// leaves no Strava activity behind: the import finds the connection gone.
+#[tokio::test]
+async fn a_disconnect_during_an_import_leaves_no_strava_data_behind() {
+    let server = MockServer::start().await;
+    let engine = Engine::new(&format!("{}/api/v3", server.uri()), Duration::from_secs(10)).await;
+    let a = summary(301, "2026-11-20T08:00:00Z");
+    Mock::given(method("GET"))
+        .and(path("/api/v3/athlete/activities"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([a])))
+        .mount(&server)
+        .await;
+    let cursor = DateTime::parse_from_rfc3339("2026-11-20T08:00:00Z")
+        .unwrap()
+        .timestamp()
+        .to_string();
+    Mock::given(method("GET"))
+        .and(path("/api/v3/athlete/activities"))
+        .and(query_param("before", cursor.as_str()))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    // The streams answer slowly: the athlete disconnects meanwhile.
+    Mock::given(method("GET"))
+        .and(path("/api/v3/activities/301/streams"))
+        .respond_with(
+            rate_headers(ResponseTemplate::new(200), 1, 1)
+                .set_body_json(streams())
+                .set_delay(Duration::from_millis(1500)),
+        )
+        .mount(&server)
+        .await;
+    engine
+        .enqueue(
+            jobs::SYNC_BACKFILL,
+            json!({"provider": "strava", "after": null}),
+            None,
+        )
+        .await;
+    let pool = engine.pool.clone();
+    let ctx = engine.ctx.clone();
+    let running = tokio::spawn(async move { pierre::jobs::run_next(&pool, &ctx).await });
+    // Wait until the import asks for the streams, then disconnect.
+    for _ in 0..100 {
+        let asked = server
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .iter()
+            .any(|r| r.url.path().ends_with("/streams"));
+        if asked {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut tx = engine.pool.begin().await.unwrap();
+    pierre::db::connections::forget(&mut tx, engine.user, Provider::Strava)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert!(running.await.unwrap().unwrap(), "the job ran");
+    assert_eq!(
+        engine.activities().await,
+        0,
+        "a Strava activity outlived the disconnect"
+    );
+}
