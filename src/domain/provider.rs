@@ -65,7 +65,7 @@ impl Provider {
                 display_name: "Garmin Connect",
                 authorize_url: "https://connect.garmin.com/oauth2Confirm",
                 token_url: "https://diauth.garmin.com/di-oauth2-service/oauth/token",
-                api_base_url: "https://apis.garmin.com",
+                api_base_url: "https://apis.garmin.com/wellness-api",
                 scopes: "",
                 limit_short: 100,
                 limit_daily: 1000,

@@ -159,7 +159,8 @@ impl App {
     }
 
     /// Where deauthorization is asked for. Strava: `POST …/oauth/deauthorize`
-    /// next to the token endpoint. Garmin: `DELETE {api}/wellness-api/rest/user/registration`.
+    /// next to the token endpoint. Garmin: `DELETE {api}/rest/user/registration`
+    /// (the API base is Garmin's `…/wellness-api`).
     #[must_use]
     pub fn deauthorize_url(&self) -> String {
         match self.provider {
@@ -168,7 +169,7 @@ impl App {
                 |(base, _)| format!("{base}/deauthorize"),
             ),
             Provider::Garmin => format!(
-                "{}/wellness-api/rest/user/registration",
+                "{}/rest/user/registration",
                 self.api_base_url.trim_end_matches('/')
             ),
         }
@@ -562,7 +563,7 @@ pub async fn refresh(
     token_set(&answer, ctx.clock.now(), Some(refresh_token))
 }
 
-/// Garmin: the user id of the tokens' owner (`GET {api}/wellness-api/rest/user/id`).
+/// Garmin: the user id of the tokens' owner (`GET {api}/rest/user/id`, the API base being `…/wellness-api`).
 ///
 /// # Errors
 /// [`OAuthError`].
@@ -576,10 +577,7 @@ pub async fn garmin_user_id(
         #[serde(rename = "userId")]
         user_id: serde_json::Value,
     }
-    let url = format!(
-        "{}/wellness-api/rest/user/id",
-        app.api_base_url.trim_end_matches('/')
-    );
+    let url = format!("{}/rest/user/id", app.api_base_url.trim_end_matches('/'));
     let answer = ctx
         .http
         .get(url)

@@ -897,7 +897,7 @@ async fn garmin_uses_pkce_s256_with_the_verifier_kept_in_the_session() {
         .mount(&provider)
         .await;
     Mock::given(method("GET"))
-        .and(path("/api/v3/wellness-api/rest/user/id"))
+        .and(path("/api/v3/rest/user/id"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"userId": "g-user-1"})))
         .expect(1)
         .mount(&provider)
@@ -1155,6 +1155,20 @@ async fn reconnecting_after_a_refused_token_keeps_the_import_range() {
         .consent(authorize.as_str(), 0, &["activity:read_all"], "authorize")
         .await;
     assert_eq!(back_to_pierre(&app, &client, &redirect).await.status(), 303);
+    // Let the app's worker finish the import it queued, so it cannot write
+    // the connection while this test sets it up.
+    for _ in 0..600 {
+        let busy: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM jobs WHERE state IN ('queued', 'running') AND run_at <= now()",
+        )
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+        if busy == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let first_after: Option<chrono::DateTime<chrono::Utc>> =
         sqlx::query_scalar("SELECT backfill_after FROM provider_connections WHERE user_id = $1")
             .bind(user)

@@ -509,3 +509,104 @@ async fn a_garmin_ping_imports_the_activity_once_end_to_end() {
         .unwrap();
     assert_eq!(res.status(), 400);
 }
+
+/// The whole Garmin path through Pierre's own pages: Connect Garmin (PKCE
+/// S256, the verifier kept in the session) → the simulator's consent page →
+/// the callback stores the Garmin user id the pings name → a ping imports.
+#[tokio::test]
+async fn connecting_garmin_through_pierre_then_a_ping_imports_for_that_athlete() {
+    let sim = simulator();
+    let app = TestApp::spawn_with(Spawn {
+        vars: vec![("PIERRE_DATA_KEYS", keys_var())],
+        ..Spawn::default()
+    })
+    .await;
+    let (admin, _) = signed_in(&app, "admin@example.org", &["athlete", "admin"]).await;
+    configure_garmin_app(&app, &admin, &sim.base).await;
+    let (client, rider) = signed_in(&app, "rider@example.org", &["athlete"]).await;
+
+    let token = app.csrf_token(&client).await;
+    let res = client
+        .post(app.url("/connections/garmin/connect"))
+        .form(&[("csrf_token", token.as_str()), ("range", "all")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let authorize = url::Url::parse(res.headers()["location"].to_str().unwrap()).unwrap();
+    assert!(
+        authorize
+            .as_str()
+            .starts_with(&format!("{}/garmin/oauth2Confirm", sim.base))
+    );
+    let q: std::collections::HashMap<String, String> =
+        authorize.query_pairs().into_owned().collect();
+    assert_eq!(q["code_challenge_method"], "S256");
+
+    // The athlete approves on the simulator's consent page.
+    let athlete = sim.sim.athletes()[1].0;
+    let consent = new_client()
+        .post(format!("{}/garmin/oauth2Confirm", sim.base))
+        .form(&[
+            ("client_id", q["client_id"].as_str()),
+            ("redirect_uri", q["redirect_uri"].as_str()),
+            ("state", q["state"].as_str()),
+            ("code_challenge", q["code_challenge"].as_str()),
+            ("athlete", &athlete.to_string()),
+            ("decision", "approve"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(consent.status(), 302);
+    let back = url::Url::parse(consent.headers()["location"].to_str().unwrap()).unwrap();
+    let res = client
+        .get(app.url(&format!(
+            "{}?{}",
+            back.path(),
+            back.query().unwrap_or_default()
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        303,
+        "{}",
+        res.text().await.unwrap_or_default()
+    );
+    let external: String = sqlx::query_scalar(
+        "SELECT external_athlete_id FROM provider_connections WHERE user_id = $1 AND provider = 'garmin'",
+    )
+    .bind(rider)
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(external, garmin::user_id_of(athlete), "the id pings name");
+
+    // A ping for that athlete imports into the connected Pierre account.
+    let sim_client = reqwest::Client::new();
+    sim_client
+        .post(format!("{}/__sim/garmin/ping-url", sim.base))
+        .json(&json!({ "url": app.url("/webhooks/garmin") }))
+        .send()
+        .await
+        .unwrap();
+    let sent: Value = sim_client
+        .post(format!("{}/__sim/garmin/pings", sim.base))
+        .json(&json!({ "athlete_id": athlete }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(sent["delivered"], true, "{sent}");
+    wait_for_jobs(&app).await;
+    let owner: uuid::Uuid =
+        sqlx::query_scalar("SELECT user_id FROM activities WHERE source = 'garmin'")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(owner, rider);
+}
