@@ -12,6 +12,7 @@ pub mod activity_analysis;
 pub mod admin;
 pub mod admin_jobs;
 pub mod admin_oauth;
+pub mod admin_sharing;
 pub mod assets;
 pub mod auth;
 pub mod calendar;
@@ -55,6 +56,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     sharing::configure(cfg);
     admin::configure(cfg);
     admin_oauth::configure(cfg);
+    admin_sharing::configure(cfg);
     connections::configure(cfg);
     admin_jobs::configure(cfg);
     garmin_webhook::configure(cfg);

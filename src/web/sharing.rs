@@ -72,8 +72,14 @@ pub const FULL_EXPLAINED: &str = "Full: everything in Summary, plus each activit
 
 fn access_options() -> Vec<(&'static str, &'static str)> {
     vec![
-        ("summary", "Summary — figures, load, calendar, activity summaries"),
-        ("full", "Full — also streams, charts, routes, original files"),
+        (
+            "summary",
+            "Summary — figures, load, calendar, activity summaries",
+        ),
+        (
+            "full",
+            "Full — also streams, charts, routes, original files",
+        ),
     ]
 }
 
@@ -190,10 +196,14 @@ struct DoneQuery {
 
 fn notice(code: Option<&str>) -> Option<&'static str> {
     Some(match code? {
-        "invited" => "Invitation sent. It waits for that address (also if it has no account yet) and expires unused after 14 days. Tell your coach to open Coach → Invitations in Pierre.",
+        "invited" => {
+            "Invitation sent. It waits for that address (also if it has no account yet) and expires unused after 14 days. Tell your coach to open Coach → Invitations in Pierre."
+        }
         "cancelled" => "Invitation cancelled.",
         "access_changed" => "Access changed. It applies from your coach's next page view.",
-        "revoked" => "Access revoked. Your coach can no longer see your data, from their next page view.",
+        "revoked" => {
+            "Access revoked. Your coach can no longer see your data, from their next page view."
+        }
         "unchanged" => "Nothing to change.",
         "accepted" => "Done: you now share your training with this coach.",
         "coach_accepted" => "Invitation accepted: the athlete is now on your roster.",
@@ -297,7 +307,10 @@ async fn invite(
         errors.add("access", "Choose summary or full access.");
     }
     if errors.get("email").is_none() && normalized == users::normalize_email(&user.user.email) {
-        errors.add("email", "That is your own address: invite your coach's address.");
+        errors.add(
+            "email",
+            "That is your own address: invite your coach's address.",
+        );
     }
     let now = state.clock.now();
     let mut created = None;
@@ -707,7 +720,15 @@ async fn coach_page(
     user: CurrentUser,
     query: web::Query<DoneQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let page = coach_view(&req, ctx, &state, &user, None, notice(query.done.as_deref())).await?;
+    let page = coach_view(
+        &req,
+        ctx,
+        &state,
+        &user,
+        None,
+        notice(query.done.as_deref()),
+    )
+    .await?;
     render_with_status(&page, StatusCode::OK)
 }
 

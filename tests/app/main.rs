@@ -31,6 +31,7 @@ mod oauth_apps;
 mod pg_count;
 mod provider_sim;
 mod security;
+mod sharing;
 mod sim_setup;
 mod static_assets;
 mod support;
