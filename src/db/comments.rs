@@ -138,6 +138,53 @@ pub async fn unread_for_athlete(
     .await
 }
 
+/// When `user_id` last read the activity's comments.
+///
+/// # Errors
+/// Database errors.
+pub async fn read_at(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    activity_id: Uuid,
+) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "SELECT read_at FROM comment_reads WHERE user_id = $1 AND activity_id = $2",
+        user_id,
+        activity_id
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+/// Whose an activity is and whether coaches may see its source.
+#[derive(Debug, Clone, Copy)]
+pub struct ActivityOwner {
+    pub user_id: Uuid,
+    pub coach_visible: bool,
+}
+
+/// The owner of an activity, if it exists.
+///
+/// # Errors
+/// Database errors.
+pub async fn owner(
+    conn: &mut PgConnection,
+    activity_id: Uuid,
+) -> Result<Option<ActivityOwner>, sqlx::Error> {
+    let row = sqlx::query!(
+        r#"SELECT a.user_id, coalesce(v.coach_visible, false) AS "coach_visible!"
+           FROM activities a LEFT JOIN source_visibility v ON v.source = a.source
+           WHERE a.id = $1"#,
+        activity_id
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|r| ActivityOwner {
+        user_id: r.user_id,
+        coach_visible: r.coach_visible,
+    }))
+}
+
 /// Validate a comment body: trimmed, 1 to [`MAX_BODY`] characters, no
 /// control characters other than line breaks and tabs.
 ///

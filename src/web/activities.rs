@@ -63,6 +63,8 @@ pub struct RowView {
     pub ascent: String,
     pub avg_hr: String,
     pub avg_power: String,
+    /// Comments by others not read yet.
+    pub new_comments: i64,
 }
 
 #[derive(Template)]
@@ -85,6 +87,8 @@ struct ListPage {
     errors: FieldErrors,
     /// The query string without `page`, for the pagination links.
     base_query: String,
+    /// New comments by others on all of the athlete's activities.
+    unread_total: i64,
 }
 
 fn parse_date(
@@ -113,6 +117,7 @@ fn row_view(row: ListRow, units: Units) -> RowView {
         avg_power: format::watts(row.avg_power_w),
         sport: format::sport_label(&row.sport),
         name: row.name,
+        new_comments: 0,
     }
 }
 
@@ -170,6 +175,12 @@ async fn list(
     )
     .await;
     let (rows, totals) = conn.check(listed)?;
+    // New comments: per row shown and in all, one aggregate query each.
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    let unread = crate::db::comments::unread_by_activity(&mut conn, user.id(), &ids).await;
+    let unread = conn.check(unread)?;
+    let unread_total = crate::db::comments::unread_for_athlete(&mut conn, user.id()).await;
+    let unread_total = conn.check(unread_total)?;
     let page_count = ((totals.count + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
     let mut base: Vec<(&str, String)> = Vec::new();
     for (key, value) in [
@@ -195,7 +206,17 @@ async fn list(
         .finish();
     let page_view = ListPage {
         ctx,
-        rows: rows.into_iter().map(|r| row_view(r, units)).collect(),
+        rows: rows
+            .into_iter()
+            .map(|r| {
+                let new_comments = unread.get(&r.id).copied().unwrap_or(0);
+                RowView {
+                    new_comments,
+                    ..row_view(r, units)
+                }
+            })
+            .collect(),
+        unread_total,
         total_duration: format::duration(Some(totals.timer_s)),
         total_distance: format::distance(Some(totals.distance_m), units),
         total_ascent: format::elevation(Some(totals.ascent_m), units),
@@ -260,6 +281,8 @@ struct ShowPage {
     edit_name: String,
     edit_notes: String,
     edit_sport: String,
+    /// Comments by the athlete and their coaches (web::comments).
+    comments: crate::web::comments::CommentsSection,
 }
 
 fn tiles(a: &ActivityRow, units: Units) -> Vec<Tile> {
@@ -496,6 +519,16 @@ async fn load_page(
     let laps = conn.check(laps)?;
     let history = crate::db::thresholds::history(&mut conn, user.id()).await;
     let history = conn.check(history)?;
+    let comments = crate::web::comments::section(
+        &mut conn,
+        user.id(),
+        id,
+        crate::web::comments::athlete_action(id),
+        token(req),
+        state.clock.now(),
+    )
+    .await;
+    let comments = conn.check(comments)?;
     drop(conn);
     let units = Units::of(user);
     let running = matches!(
@@ -552,6 +585,7 @@ async fn load_page(
         edit_name: activity.name.clone(),
         edit_notes: activity.notes.clone(),
         edit_sport: activity.sport.clone(),
+        comments,
         activity,
     })
 }

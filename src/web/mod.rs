@@ -16,6 +16,7 @@ pub mod admin_sharing;
 pub mod assets;
 pub mod auth;
 pub mod calendar;
+pub mod comments;
 pub mod compress;
 pub mod connections;
 pub mod cors;
@@ -51,6 +52,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     thresholds::configure(cfg);
     upload::configure(cfg);
     activities::configure(cfg);
+    comments::configure(cfg);
     calendar::configure(cfg);
     records::configure(cfg);
     sharing::configure(cfg);

@@ -17,6 +17,7 @@ mod admin_cli;
 mod admin_jobs;
 mod calendar_records;
 mod cli;
+mod comments;
 mod connections;
 mod dashboard;
 mod database;

@@ -470,6 +470,20 @@ const ROUTES: &[Row] = &[
         &[("source", "upload"), ("coach_visible", "yes")],
         [303, 403, 403, 303],
     ),
+    (
+        "POST",
+        "/activities/{id}/comments",
+        "/activities/:target/comments",
+        &[("body", "Nice")],
+        [303, 404, 404, 404],
+    ),
+    (
+        "POST",
+        "/coach/athletes/{id}/activities/{activity_id}/comments",
+        "/coach/athletes/:target/activities/:target/comments",
+        &[("body", "Nice")],
+        [303, 404, 404, 404],
+    ),
     // Sign-out last: it ends the session used by the rows above.
     ("POST", "/logout", "/logout", &[], [303, 303, 303, 303]),
 ];
