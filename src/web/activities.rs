@@ -281,7 +281,7 @@ struct ShowPage {
     edit_name: String,
     edit_notes: String,
     edit_sport: String,
-    /// Comments by the athlete and their coaches (web::comments).
+    /// Comments by the athlete and their coaches (`web::comments`).
     comments: crate::web::comments::CommentsSection,
 }
 

@@ -280,7 +280,7 @@ struct UserPage {
     notice: Option<&'static str>,
     error: Option<String>,
     errors: FieldErrors,
-    /// Coaching links and invitations (admin_sharing).
+    /// Coaching links and invitations (`admin_sharing`).
     coaching: crate::web::admin_sharing::UserCoaching,
 }
 

@@ -148,16 +148,26 @@ fn parse_id(raw: &str) -> Result<Uuid, AppError> {
 
 /// Add the comment (or refuse it) and answer: the fresh section for htmx,
 /// a redirect back to the page otherwise.
+/// Which activity a comment is for, where its form posts, which page it is on.
+struct Place {
+    activity_id: Uuid,
+    action: String,
+    back: String,
+}
+
 async fn add_and_answer(
     req: &HttpRequest,
     ctx: PageContext,
     state: &AppState,
     user: &CurrentUser,
-    activity_id: Uuid,
-    action: String,
-    back: String,
+    place: Place,
     body: &str,
 ) -> Result<HttpResponse, AppError> {
+    let Place {
+        activity_id,
+        action,
+        back,
+    } = place;
     let now = state.clock.now();
     let checked = comments::check_body(body);
     let mut conn = state.db.conn().await?;
@@ -215,9 +225,11 @@ async fn athlete_comment(
         ctx,
         &state,
         &user,
-        id,
-        athlete_action(id),
-        format!("/activities/{id}"),
+        Place {
+            activity_id: id,
+            action: athlete_action(id),
+            back: format!("/activities/{id}"),
+        },
         &form.body,
     )
     .await
@@ -252,9 +264,11 @@ async fn coach_comment(
         ctx,
         &state,
         &user,
-        activity,
-        coach_action(athlete, activity),
-        format!("/coach/athletes/{athlete}/activities/{activity}"),
+        Place {
+            activity_id: activity,
+            action: coach_action(athlete, activity),
+            back: format!("/coach/athletes/{athlete}/activities/{activity}"),
+        },
         &form.body,
     )
     .await

@@ -1,8 +1,10 @@
-//! Sharing with coaches: the athlete's `/settings/sharing` (invite a coach by
-//! email, cancel, change access, revoke), a coach's invitation link
-//! (`/invitations/{token}`, accepted by an athlete while signed in), the
-//! coach's `/coach/invitations` (accept or decline athletes' invitations,
-//! create and cancel links) and a coach ending a link.
+//! Sharing with coaches: invitations, access changes, revocation.
+//!
+//! The athlete's `/settings/sharing` (invite a coach by email, cancel, change
+//! access, revoke), a coach's invitation link (`/invitations/{token}`,
+//! accepted by an athlete while signed in), the coach's `/coach/invitations`
+//! (accept or decline athletes' invitations, create and cancel links) and a
+//! coach ending a link.
 //!
 //! * Every change is one transaction with its audit row (actor = who acted,
 //!   subject = the other side).
@@ -214,14 +216,20 @@ fn notice(code: Option<&str>) -> Option<&'static str> {
     })
 }
 
+/// The invitation form as last submitted.
+#[derive(Debug, Default)]
+struct Draft {
+    email: String,
+    access: String,
+    errors: FieldErrors,
+}
+
 async fn sharing_view(
     req: &HttpRequest,
     ctx: PageContext,
     state: &AppState,
     user: &CurrentUser,
-    invite_email: String,
-    invite_access: String,
-    errors: FieldErrors,
+    draft: Draft,
     notice: Option<&'static str>,
 ) -> Result<SharingPage, AppError> {
     let now = state.clock.now();
@@ -251,13 +259,13 @@ async fn sharing_view(
             .collect(),
         pending: pending.iter().map(InvitationRow::sent_to).collect(),
         offers,
-        invite_email,
-        invite_access,
+        invite_email: draft.email,
+        invite_access: draft.access,
         access_options: access_options(),
         summary_explained: SUMMARY_EXPLAINED,
         full_explained: FULL_EXPLAINED,
         expiry_days: coaching::INVITATION_DAYS,
-        errors,
+        errors: draft.errors,
         notice,
     })
 }
@@ -274,9 +282,10 @@ async fn sharing_page(
         ctx,
         &state,
         &user,
-        String::new(),
-        "summary".to_owned(),
-        FieldErrors::default(),
+        Draft {
+            access: "summary".to_owned(),
+            ..Draft::default()
+        },
         notice(query.done.as_deref()),
     )
     .await?;
@@ -358,9 +367,11 @@ async fn invite(
         ctx,
         &state,
         &user,
-        email,
-        access.map_or("summary", Access::as_str).to_owned(),
-        errors,
+        Draft {
+            email,
+            access: access.map_or("summary", Access::as_str).to_owned(),
+            errors,
+        },
         None,
     )
     .await?;
@@ -380,7 +391,7 @@ async fn cancel_invitation(
     let id = parse_id(&path)?;
     let acting = Acting::new(&req, &state, &user);
     let mut tx = state.db.pool().begin().await?;
-    let used = coaching::consume(
+    let spent = coaching::consume(
         &mut tx,
         Target::CreatedBy(id, user.id()),
         user.id(),
@@ -394,13 +405,13 @@ async fn cancel_invitation(
         acting.event(
             event::COACH_INVITATION_CANCELLED,
             None,
-            used.email.as_deref(),
-            serde_json::json!({ "invitation": used.id, "kind": used.kind.as_str() }),
+            spent.email.as_deref(),
+            serde_json::json!({ "invitation": spent.id, "kind": spent.kind.as_str() }),
         ),
     )
     .await?;
     tx.commit().await?;
-    let target = if used.kind == Kind::Coach {
+    let target = if spent.kind == Kind::Coach {
         "/coach/invitations?done=link_cancelled"
     } else {
         "/settings/sharing?done=cancelled"
@@ -584,7 +595,6 @@ async fn accept_token(
     form: web::Form<AccessForm>,
 ) -> Result<HttpResponse, AppError> {
     let token_text = path.into_inner();
-    let refuse = |message: &str| message.to_owned();
     let Some(access) = Access::parse(&form.access) else {
         return match token_view(
             &req,
@@ -592,7 +602,7 @@ async fn accept_token(
             &state,
             &user,
             &token_text,
-            refuse("Choose summary or full access."),
+            "Choose summary or full access.".to_owned(),
         )
         .await?
         {
@@ -603,7 +613,7 @@ async fn accept_token(
     let now = state.clock.now();
     let acting = Acting::new(&req, &state, &user);
     let mut tx = state.db.pool().begin().await?;
-    let Some(used) = coaching::consume(
+    let Some(spent) = coaching::consume(
         &mut tx,
         Target::Token(&token_text),
         user.id(),
@@ -620,7 +630,7 @@ async fn accept_token(
             &state,
             &user,
             &token_text,
-            refuse("This is your own invitation link: send it to an athlete."),
+            "This is your own invitation link: send it to an athlete.".to_owned(),
         )
         .await?
         {
@@ -628,7 +638,7 @@ async fn accept_token(
             Err(res) => Ok(res),
         };
     };
-    let before = coaching::link(&mut tx, used.created_by, user.id(), access).await?;
+    let before = coaching::link(&mut tx, spent.created_by, user.id(), access).await?;
     let event_type = if before.is_some() {
         event::COACH_ACCESS_CHANGED
     } else {
@@ -638,13 +648,13 @@ async fn accept_token(
         &mut tx,
         acting.event(
             event_type,
-            Some(used.created_by),
+            Some(spent.created_by),
             None,
             serde_json::json!({
                 "athlete": user.id(),
                 "access": access.as_str(),
                 "from": before.map(Access::as_str),
-                "invitation": used.id,
+                "invitation": spent.id,
                 "via": "coach_link",
             }),
         ),
@@ -780,7 +790,7 @@ async fn coach_accept(
     let email = users::normalize_email(&user.user.email);
     let acting = Acting::new(&req, &state, &user);
     let mut tx = state.db.pool().begin().await?;
-    let used = coaching::consume(
+    let spent = coaching::consume(
         &mut tx,
         Target::ForEmail(id, &email),
         user.id(),
@@ -789,8 +799,8 @@ async fn coach_accept(
     )
     .await?
     .ok_or(AppError::NotFound)?;
-    let athlete = used.created_by;
-    let before = coaching::link(&mut tx, user.id(), athlete, used.access).await?;
+    let athlete = spent.created_by;
+    let before = coaching::link(&mut tx, user.id(), athlete, spent.access).await?;
     if !user.has_role(Role::Coach) && users::grant_role(&mut tx, user.id(), "coach").await? {
         audit::record(
             &mut tx,
@@ -801,7 +811,7 @@ async fn coach_accept(
                     event::ROLE_GRANTED,
                     None,
                     None,
-                    serde_json::json!({ "role": "coach", "via": "invitation", "invitation": used.id }),
+                    serde_json::json!({ "role": "coach", "via": "invitation", "invitation": spent.id }),
                 )
             },
         )
@@ -819,9 +829,9 @@ async fn coach_accept(
             None,
             serde_json::json!({
                 "coach": user.id(),
-                "access": used.access.as_str(),
+                "access": spent.access.as_str(),
                 "from": before.map(Access::as_str),
-                "invitation": used.id,
+                "invitation": spent.id,
                 "via": "email_invitation",
             }),
         ),
@@ -841,7 +851,7 @@ async fn coach_decline(
     let email = users::normalize_email(&user.user.email);
     let acting = Acting::new(&req, &state, &user);
     let mut tx = state.db.pool().begin().await?;
-    let used = coaching::consume(
+    let spent = coaching::consume(
         &mut tx,
         Target::ForEmail(id, &email),
         user.id(),
@@ -854,9 +864,9 @@ async fn coach_decline(
         &mut tx,
         acting.event(
             event::COACH_INVITATION_DECLINED,
-            Some(used.created_by),
+            Some(spent.created_by),
             None,
-            serde_json::json!({ "invitation": used.id }),
+            serde_json::json!({ "invitation": spent.id }),
         ),
     )
     .await?;

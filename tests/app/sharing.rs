@@ -556,3 +556,108 @@ async fn admins_see_a_users_links_and_invitations() {
             .contains("ana@example.org")
     );
 }
+
+#[tokio::test]
+async fn two_racing_acceptances_of_one_link_use_it_once() {
+    let app = TestApp::spawn().await;
+    let (coach, carla) = signed_in(&app, "carla@example.org", &["athlete", "coach"]).await;
+    let (ana_client, ana) = signed_in(&app, "ana@example.org", &["athlete"]).await;
+    let (ben_client, ben) = signed_in(&app, "ben@example.org", &["athlete"]).await;
+    let link = create_link(&app, &coach).await;
+    let (a, b) = tokio::join!(
+        post(&app, &ana_client, &link, &[("access", "full")]),
+        post(&app, &ben_client, &link, &[("access", "full")]),
+    );
+    let mut statuses = [a.status().as_u16(), b.status().as_u16()];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [303, 410]);
+    let linked = usize::from(access_of(&app, carla, ana).await.is_some())
+        + usize::from(access_of(&app, carla, ben).await.is_some());
+    assert_eq!(linked, 1);
+}
+
+#[tokio::test]
+async fn admins_set_which_sources_coaches_see_and_coach_figures_follow() {
+    use chrono::NaiveDate;
+    use pierre::db::summaries::{self, Scope};
+    use pierre::domain::Sport;
+
+    let app = TestApp::spawn().await;
+    let (admin, _) = signed_in(&app, "admin@example.org", &["athlete", "admin"]).await;
+    let (_, ana) = signed_in(&app, "ana@example.org", &["athlete"]).await;
+    let day = NaiveDate::from_ymd_opt(2026, 3, 2).unwrap();
+    let parsed = crate::dashboard::activity_on(day, Sport::Cycling, 7);
+    crate::dashboard::store_with_load(&app, ana, &parsed, 80.0).await;
+    let coach_load = |app: &TestApp| {
+        let pool = app.db.clone();
+        async move {
+            let mut conn = pool.acquire().await.unwrap();
+            summaries::get(&mut conn, ana, Scope::Coach)
+                .await
+                .unwrap()
+                .map_or(0.0, |s| s.loads.iter().sum::<f64>())
+        }
+    };
+    assert!((coach_load(&app).await - 80.0).abs() < 1e-6);
+
+    let page = admin.get(app.url("/admin/sharing")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let doc = html(&page.text().await.unwrap());
+    assert!(text_of(&doc, "#source-strava").unwrap().contains("no"));
+    assert!(text_of(&doc, "#source-upload").unwrap().contains("yes"));
+
+    // Hiding uploads from coaches empties Ana's coach figures, audited.
+    let res = post(
+        &app,
+        &admin,
+        "/admin/sharing",
+        &[("source", "upload"), ("coach_visible", "no")],
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(
+        res.headers()["location"],
+        "/admin/sharing?done=changed&rebuilt=1"
+    );
+    assert!(coach_load(&app).await.abs() < 1e-6);
+    assert_eq!(audit_count(&app, "source_visibility_changed").await, 1);
+    // The athlete's own figures are untouched.
+    let mut conn = app.db.acquire().await.unwrap();
+    let all = summaries::get(&mut conn, ana, Scope::All)
+        .await
+        .unwrap()
+        .unwrap();
+    drop(conn);
+    assert!((all.loads.iter().sum::<f64>() - 80.0).abs() < 1e-6);
+
+    // Showing them again brings the figures back.
+    let res = post(
+        &app,
+        &admin,
+        "/admin/sharing",
+        &[("source", "upload"), ("coach_visible", "yes")],
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    assert!((coach_load(&app).await - 80.0).abs() < 1e-6);
+
+    // Unknown sources and values: 422; the same value again: unchanged.
+    for form in [
+        [("source", "dropbox"), ("coach_visible", "yes")],
+        [("source", "upload"), ("coach_visible", "maybe")],
+    ] {
+        assert_eq!(
+            post(&app, &admin, "/admin/sharing", &form).await.status(),
+            422
+        );
+    }
+    let res = post(
+        &app,
+        &admin,
+        "/admin/sharing",
+        &[("source", "upload"), ("coach_visible", "yes")],
+    )
+    .await;
+    assert_eq!(res.headers()["location"], "/admin/sharing?done=unchanged");
+    assert_eq!(audit_count(&app, "source_visibility_changed").await, 2);
+}
