@@ -465,6 +465,8 @@ pub struct Today {
 struct Page {
     ctx: PageContext,
     welcome: String,
+    /// Unread comments by coaches on the athlete's activities (a badge).
+    new_comments: i64,
     has_data: bool,
     has_thresholds: bool,
     range_label: &'static str,
@@ -548,6 +550,7 @@ fn build(
     Page {
         ctx,
         welcome: format!("Welcome, {}", user.user.display_name),
+        new_comments: o.unread_comments,
         has_data: o.summary_updated.is_some(),
         has_thresholds: o.threshold_entries > 0,
         range_label: range.label(),

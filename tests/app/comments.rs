@@ -118,6 +118,8 @@ async fn a_coach_comments_the_athlete_sees_a_badge_replies_and_the_badge_clears(
     let list = page(&app, &athlete, "/activities").await;
     assert_eq!(count(&list, ".new-comments"), 0);
     assert_eq!(count(&list, "#new-comments-total"), 0);
+    let dashboard = page(&app, &athlete, "/dashboard").await;
+    assert_eq!(count(&dashboard, "#dashboard-new-comments"), 0);
     let show = page(&app, &athlete, &format!("/activities/{activity}")).await;
     assert_eq!(count(&show, "#comments .comment-new"), 0);
 
