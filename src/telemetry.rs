@@ -119,12 +119,18 @@ impl RootSpanBuilder for PierreRootSpan {
             .peer_addr()
             .map(|addr| addr.ip().to_string())
             .unwrap_or_default();
+        // Secret-bearing paths (coach invitation links) are logged by pattern only.
+        let path = if request.path().starts_with("/invitations/") {
+            route.as_str()
+        } else {
+            request.path()
+        };
         tracing::info_span!(
             "http_request",
             request_id = %request_id,
             method = %request.method(),
             route = %route,
-            path = %request.path(),
+            path = %path,
             peer = %peer,
             status = tracing::field::Empty,
         )

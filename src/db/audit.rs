@@ -28,6 +28,14 @@ pub mod event {
     pub const OAUTH_SUBSCRIPTION_CREATED: &str = "oauth_subscription_created";
     pub const OAUTH_SUBSCRIPTION_DELETED: &str = "oauth_subscription_deleted";
     pub const OAUTH_APP_TESTED: &str = "oauth_app_tested";
+    pub const COACH_INVITED: &str = "coach_invited";
+    pub const COACH_INVITATION_CANCELLED: &str = "coach_invitation_cancelled";
+    pub const COACH_INVITATION_DECLINED: &str = "coach_invitation_declined";
+    pub const COACH_ACCESS_GRANTED: &str = "coach_access_granted";
+    pub const COACH_ACCESS_CHANGED: &str = "coach_access_changed";
+    pub const COACH_ACCESS_REVOKED: &str = "coach_access_revoked";
+    pub const COACH_LINK_ENDED: &str = "coach_link_ended";
+    pub const SOURCE_VISIBILITY_CHANGED: &str = "source_visibility_changed";
 
     /// Every type, for the audit page's filter.
     pub const ALL: &[&str] = &[
@@ -53,6 +61,14 @@ pub mod event {
         OAUTH_SUBSCRIPTION_CREATED,
         OAUTH_SUBSCRIPTION_DELETED,
         OAUTH_APP_TESTED,
+        COACH_INVITED,
+        COACH_INVITATION_CANCELLED,
+        COACH_INVITATION_DECLINED,
+        COACH_ACCESS_GRANTED,
+        COACH_ACCESS_CHANGED,
+        COACH_ACCESS_REVOKED,
+        COACH_LINK_ENDED,
+        SOURCE_VISIBILITY_CHANGED,
     ];
 }
 

@@ -35,6 +35,8 @@ pub struct Overview {
     /// Per source, how many activities the viewer may not see (coach views;
     /// empty when every source is visible).
     pub withheld: Vec<Withheld>,
+    /// Comments by others (coaches) on the athlete's activities not read yet.
+    pub unread_comments: i64,
 }
 
 /// Read the overview in one statement: for the athlete (`Scope::All`, every
@@ -54,6 +56,11 @@ pub async fn overview(
     let r = sqlx::query!(
         r#"SELECT d.today AS "today!", s.updated_at AS "summary_updated?",
                   (SELECT count(*) FROM athlete_thresholds t WHERE t.user_id = u.id) AS "threshold_entries!",
+                  (SELECT count(*) FROM activity_comments c
+                   JOIN activities ca ON ca.id = c.activity_id
+                   LEFT JOIN comment_reads cr ON cr.user_id = u.id AND cr.activity_id = c.activity_id
+                   WHERE ca.user_id = u.id AND c.author_id <> u.id
+                     AND (cr.read_at IS NULL OR c.created_at > cr.read_at)) AS "unread_comments!",
                   (SELECT json_agg(r ORDER BY r.start_time DESC) FROM (
                        SELECT a.id, a.sport, a.name, a.start_time, a.utc_offset_s, a.local_day, a.timer_s,
                               a.distance_m, a.load, a.load_source
@@ -105,6 +112,7 @@ pub async fn overview(
         recompute,
         recent: r.recent.map(|j| j.0).unwrap_or_default(),
         withheld: r.withheld.map(|j| j.0).unwrap_or_default(),
+        unread_comments: r.unread_comments,
     })
 }
 

@@ -15,6 +15,7 @@ pub mod attempts;
 pub mod audit;
 pub mod calendar;
 pub mod coaching;
+pub mod comments;
 pub mod connections;
 pub mod dashboard;
 pub mod jobs;

@@ -73,6 +73,8 @@ pub struct RowView {
     pub ascent: String,
     pub avg_hr: String,
     pub avg_power: String,
+    /// Comments by others not read yet.
+    pub new_comments: i64,
 }
 
 #[derive(Template)]
@@ -96,6 +98,8 @@ struct ListPage {
     errors: FieldErrors,
     /// The query string without `page`, for the pagination links.
     base_query: String,
+    /// New comments by others on all of the athlete's activities.
+    unread_total: i64,
 }
 
 fn parse_date(
@@ -124,6 +128,7 @@ fn row_view(row: ListRow, units: Units) -> RowView {
         avg_power: format::watts(row.avg_power_w),
         sport: format::sport_label(&row.sport),
         name: row.name,
+        new_comments: 0,
     }
 }
 
@@ -216,6 +221,17 @@ async fn render_list(
     let withheld =
         crate::db::subjects::withheld(&mut conn, subject.athlete, subject.sources()).await;
     let withheld = conn.check(withheld)?;
+    // New comments (the athlete's own list): per row shown and in all, one aggregate query each.
+    let (unread, unread_total) = if subject.is_own() {
+        let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+        let unread =
+            crate::db::comments::unread_by_activity(&mut conn, subject.athlete, &ids).await;
+        let unread = conn.check(unread)?;
+        let total = crate::db::comments::unread_for_athlete(&mut conn, subject.athlete).await;
+        (unread, conn.check(total)?)
+    } else {
+        (std::collections::HashMap::default(), 0)
+    };
     drop(conn);
     let page_count = ((totals.count + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
     let mut base: Vec<(&str, String)> = Vec::new();
@@ -243,7 +259,17 @@ async fn render_list(
     let page_view = ListPage {
         ctx,
         subject: SubjectView::of(subject, &withheld),
-        rows: rows.into_iter().map(|r| row_view(r, units)).collect(),
+        rows: rows
+            .into_iter()
+            .map(|r| {
+                let new_comments = unread.get(&r.id).copied().unwrap_or(0);
+                RowView {
+                    new_comments,
+                    ..row_view(r, units)
+                }
+            })
+            .collect(),
+        unread_total,
         total_duration: format::duration(Some(totals.timer_s)),
         total_distance: format::distance(Some(totals.distance_m), units),
         total_ascent: format::elevation(Some(totals.ascent_m), units),
@@ -309,6 +335,8 @@ struct ShowPage {
     edit_name: String,
     edit_notes: String,
     edit_sport: String,
+    /// Comments by the athlete and their coaches (`web::comments`).
+    comments: crate::web::comments::CommentsSection,
 }
 
 fn tiles(a: &ActivityRow, units: Units) -> Vec<Tile> {
@@ -555,6 +583,22 @@ async fn load_page(
     } else {
         (Vec::new(), Vec::new())
     };
+    // Comments: the athlete's and the linked coach's conversation on this activity.
+    let action = if subject.is_own() {
+        crate::web::comments::athlete_action(id)
+    } else {
+        crate::web::comments::coach_action(subject.athlete, id)
+    };
+    let comments = crate::web::comments::section(
+        &mut conn,
+        user.id(),
+        id,
+        action,
+        token(req),
+        state.clock.now(),
+    )
+    .await;
+    let comments = conn.check(comments)?;
     drop(conn);
     let units = Units::of(user);
     let running = matches!(
@@ -612,6 +656,7 @@ async fn load_page(
         edit_name: activity.name.clone(),
         edit_notes: activity.notes.clone(),
         edit_sport: activity.sport.clone(),
+        comments,
         activity,
     })
 }

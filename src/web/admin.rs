@@ -280,6 +280,8 @@ struct UserPage {
     notice: Option<&'static str>,
     error: Option<String>,
     errors: FieldErrors,
+    /// Coaching links and invitations (`admin_sharing`).
+    coaching: crate::web::admin_sharing::UserCoaching,
 }
 
 #[derive(Debug, Deserialize)]
@@ -332,6 +334,8 @@ async fn user_view(
             started: s.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
         })
         .collect();
+    let coaching =
+        crate::web::admin_sharing::user_coaching(&mut conn, &user, state.clock.now()).await?;
     drop(conn);
     let roles = Role::ALL
         .into_iter()
@@ -359,6 +363,7 @@ async fn user_view(
         notice: feedback.notice,
         error: feedback.error,
         errors: feedback.errors,
+        coaching,
     })
 }
 

@@ -472,6 +472,8 @@ struct Page {
     welcome: String,
     /// Whose dashboard, and who is looking.
     subject: SubjectView,
+    /// Unread comments by coaches on the athlete's activities (a badge).
+    new_comments: i64,
     has_data: bool,
     has_thresholds: bool,
     range_label: &'static str,
@@ -594,6 +596,12 @@ fn build(
             format!("{}'s training", subject.name)
         },
         subject: SubjectView::of(subject, &o.withheld),
+        // The athlete's own unread comments; not a coach's business.
+        new_comments: if subject.is_own() {
+            o.unread_comments
+        } else {
+            0
+        },
         has_data: o.summary_updated.is_some(),
         has_thresholds: o.threshold_entries > 0,
         range_label: range.label(),
