@@ -144,14 +144,23 @@ async fn ana(app: &TestApp) -> Ana {
 fn assert_read_only(body: &str, base: &str, what: &str) {
     let doc = html(body);
     let sel = |s: &str| scraper::Selector::parse(s).unwrap();
+    // The one form a coach has: a comment on the activity, posted under the coach view.
     assert_eq!(
         doc.select(&sel(
-            "main form[method=\"post\"], main input[name=\"csrf_token\"]"
+            "main form[method=\"post\"]:not([action$=\"/comments\"]), \
+             main form:not([action$=\"/comments\"]) input[name=\"csrf_token\"]"
         ))
         .count(),
         0,
         "{what}: no forms that change anything"
     );
+    for form in doc.select(&sel("main form[action$=\"/comments\"]")) {
+        let action = form.value().attr("action").unwrap();
+        assert!(
+            action.starts_with(base),
+            "{what}: the comment form posts to {action}, outside the coach view"
+        );
+    }
     for a in doc.select(&sel("main a[href]")) {
         let href = a.value().attr("href").unwrap();
         assert!(

@@ -676,6 +676,36 @@ const COACH_ROUTES: &[Row] = &[
         &[],
         [404, 404, 404, 404],
     ),
+    // Comments: linked coaches of either access level, on activities they may see.
+    (
+        "POST",
+        "/coach/athletes/{id}/activities/{activity_id}/comments",
+        "/coach/athletes/:athlete/activities/:upload/comments",
+        &[("body", "Strong finish.")],
+        [303, 303, 404, 404],
+    ),
+    (
+        "POST",
+        "/coach/athletes/{id}/activities/{activity_id}/comments",
+        "/coach/athletes/:athlete/activities/:strava/comments",
+        &[("body", "Strong finish.")],
+        [404, 404, 404, 404],
+    ),
+    (
+        "POST",
+        "/coach/athletes/{id}/activities/{activity_id}/comments",
+        "/coach/athletes/:athlete/activities/:other/comments",
+        &[("body", "Strong finish.")],
+        [404, 404, 404, 404],
+    ),
+    // Last: a linked coach ends the link (every role is its own coach).
+    (
+        "POST",
+        "/coach/athletes/{id}/end",
+        "/coach/athletes/:athlete/end",
+        &[],
+        [303, 303, 404, 404],
+    ),
 ];
 
 /// Every (method, pattern) registered under `src/web/`.
