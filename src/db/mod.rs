@@ -19,6 +19,7 @@ pub mod dashboard;
 pub mod jobs;
 pub mod oauth_apps;
 pub mod records;
+pub mod roster;
 pub mod suggestions;
 pub mod summaries;
 pub mod thresholds;

@@ -28,6 +28,7 @@ pub mod health;
 pub mod layout;
 pub mod pages;
 pub mod records;
+pub mod roster;
 pub mod thresholds;
 pub mod upload;
 
@@ -51,6 +52,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     activities::configure(cfg);
     calendar::configure(cfg);
     records::configure(cfg);
+    roster::configure(cfg);
     admin::configure(cfg);
     admin_oauth::configure(cfg);
     connections::configure(cfg);

@@ -30,6 +30,7 @@ mod oauth_app_ops;
 mod oauth_apps;
 mod pg_count;
 mod provider_sim;
+mod roster;
 mod security;
 mod sim_setup;
 mod static_assets;
