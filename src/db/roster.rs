@@ -101,7 +101,7 @@ pub async fn add_tag(
     athlete_id: Uuid,
     tag: &str,
 ) -> Result<bool, sqlx::Error> {
-    Ok(sqlx::query_scalar!(
+    sqlx::query_scalar!(
         r#"WITH link AS (SELECT coach_id, athlete_id FROM coach_links WHERE coach_id = $1 AND athlete_id = $2),
                 ins AS (INSERT INTO coach_tags (coach_id, athlete_id, tag)
                         SELECT coach_id, athlete_id, $3 FROM link ON CONFLICT DO NOTHING)
@@ -111,7 +111,7 @@ pub async fn add_tag(
         tag
     )
     .fetch_one(conn)
-    .await?)
+    .await
 }
 
 /// Remove a tag from a linked athlete; `false` if not linked.
@@ -124,7 +124,7 @@ pub async fn remove_tag(
     athlete_id: Uuid,
     tag: &str,
 ) -> Result<bool, sqlx::Error> {
-    Ok(sqlx::query_scalar!(
+    sqlx::query_scalar!(
         r#"WITH del AS (DELETE FROM coach_tags WHERE coach_id = $1 AND athlete_id = $2 AND tag = $3)
            SELECT EXISTS (SELECT 1 FROM coach_links WHERE coach_id = $1 AND athlete_id = $2) AS "linked!""#,
         coach_id,
@@ -132,5 +132,5 @@ pub async fn remove_tag(
         tag
     )
     .fetch_one(conn)
-    .await?)
+    .await
 }

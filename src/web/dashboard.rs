@@ -578,9 +578,11 @@ fn build(
     }
 }
 
-/// The performance management chart of an athlete's summary from its first
-/// day (or today, if later) to today: the first day, the daily loads and the
-/// chart. What the dashboard and the coach roster both compute figures from.
+/// The performance management chart of a summary up to today.
+///
+/// From its first day (or today, if later): the first day, the daily loads
+/// and the chart. What the dashboard and the coach roster both compute
+/// figures from.
 #[must_use]
 pub fn pmc_to_today(s: &Summary, today: NaiveDate) -> (NaiveDate, Vec<f64>, Vec<PmcDay>) {
     let first = s.first_day.min(today);

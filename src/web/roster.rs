@@ -1,6 +1,8 @@
-//! `GET /coach`: the coach's roster — one row per linked athlete with
-//! fitness, fatigue, form, load, ACWR, ramp rate, last activity, a 90-day
-//! CTL sparkline and flags; sorting, filtering and the coach's own tags.
+//! `GET /coach`: the coach's roster of linked athletes.
+//!
+//! One row per athlete with fitness, fatigue, form, load, ACWR, ramp rate,
+//! last activity, a 90-day CTL sparkline and flags; sorting, filtering and the
+//! coach's own tags.
 //!
 //! Figures come from each athlete's `coach` summary row (only sources coaches
 //! may see) through the dashboard's own PMC ([`dashboard::pmc_to_today`],
@@ -71,8 +73,9 @@ struct FiguresKey {
     today: NaiveDate,
 }
 
-/// Roster figures shared by the workers of an instance: a roster of 200
-/// athletes does not recompute 200 charts per view. Keyed by the summary's
+/// Roster figures shared by the workers of an instance.
+///
+/// A roster of 200 athletes does not recompute 200 charts per view. Keyed by the summary's
 /// version and the day, so nothing is served stale. Bounded: emptied when full.
 #[derive(Debug, Default)]
 pub struct RosterCache {
@@ -422,11 +425,13 @@ async fn all_figures(
             computed.push((key, f));
         }
     }
-    let mut cache = state.roster_cache.lock();
-    if cache.len() + computed.len() > RosterCache::ENTRIES {
-        cache.clear();
+    {
+        let mut cache = state.roster_cache.lock();
+        if cache.len() + computed.len() > RosterCache::ENTRIES {
+            cache.clear();
+        }
+        cache.extend(computed);
     }
-    cache.extend(computed);
     Ok(out)
 }
 
