@@ -515,3 +515,75 @@ async fn the_roster_takes_as_many_statements_for_200_athletes_as_for_3() {
     );
     assert!(counts[0].2 <= 3, "first: and the loads: {:#?}", counts[0].3);
 }
+
+#[tokio::test]
+async fn the_demo_coach_sees_twelve_athletes_and_every_flag() {
+    use pierre::seed_coach::{self, SeededCoach};
+    let app = TestApp::spawn().await;
+    let today = app.clock.now().date_naive();
+    let seeded = seed_coach::seed_demo_coach(&app.db, today).await.unwrap();
+    let SeededCoach::Created {
+        athletes,
+        activities,
+    } = seeded
+    else {
+        panic!("{seeded:?}");
+    };
+    assert_eq!(athletes, 12);
+    assert!(activities > 12 * 150, "{activities}");
+    assert_eq!(
+        seed_coach::seed_demo_coach(&app.db, today).await.unwrap(),
+        SeededCoach::AlreadyThere
+    );
+    let client = crate::support::new_client();
+    let res = crate::accounts::login(
+        &app,
+        &client,
+        seed_coach::COACH_EMAIL,
+        pierre::seed::DEMO_PASSWORD,
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    let doc = roster(&client, &app, "").await;
+    assert_eq!(athlete_order(&doc).len(), 12);
+    let by_name = |name: &str| -> Vec<String> {
+        let sel = scraper::Selector::parse("#roster-table tbody tr[data-athlete]").unwrap();
+        let row = doc
+            .select(&sel)
+            .find(|r| r.text().collect::<String>().contains(name))
+            .unwrap_or_else(|| panic!("{name}"));
+        let flag = scraper::Selector::parse("[data-flag]").unwrap();
+        row.select(&flag)
+            .map(|e| e.value().attr("data-flag").unwrap().to_owned())
+            .collect()
+    };
+    let report: Vec<(String, Vec<String>)> = seed_coach::ATHLETES
+        .iter()
+        .map(|a| (a.1.to_owned(), by_name(a.1)))
+        .collect();
+    let has = |name: &str, flag: &str| {
+        report
+            .iter()
+            .any(|(n, f)| n == name && f.iter().any(|x| x == flag))
+    };
+    assert!(has("Ana Ribeiro", "TSB below −30"), "{report:#?}");
+    assert!(has("Ana Ribeiro", "Ramp above 8/week"), "{report:#?}");
+    assert!(has("Felix Braun", "ACWR above 1.5"), "{report:#?}");
+    assert!(has("Eva Lindqvist", "Nothing for 7 days"), "{report:#?}");
+    assert!(
+        has("Greta Rossi", "Nothing for 7 days"),
+        "Strava withheld: {report:#?}"
+    );
+    assert!(has("Dan Moreau", "No thresholds"), "{report:#?}");
+    for steady in ["Hugo Martin", "Jon Arrieta", "Kaia Nilsen"] {
+        assert!(
+            !report.iter().any(|(n, f)| n == steady
+                && f.iter()
+                    .any(|x| x.contains("Nothing") || x.contains("thresholds"))),
+            "{report:#?}"
+        );
+    }
+    // Tags came along.
+    let doc = roster(&client, &app, "?tag=juniors").await;
+    assert_eq!(athlete_order(&doc).len(), 3);
+}
