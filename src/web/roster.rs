@@ -99,12 +99,17 @@ pub fn figures(s: &Summary, today: NaiveDate) -> Option<Figures> {
     let (_, daily, days) = dashboard::pmc_to_today(s, today);
     let last = days.last()?;
     let from = days.len().saturating_sub(SPARK_DAYS);
-    let ctl: Vec<f64> = days
+    // Every other day, ending today: 45 points are plenty at 120 × 28 and
+    // keep a roster of 200 light.
+    let mut ctl: Vec<f64> = days
         .get(from..)
         .unwrap_or_default()
         .iter()
+        .rev()
+        .step_by(2)
         .map(|d| d.ctl)
         .collect();
+    ctl.reverse();
     Some(Figures {
         ctl: last.ctl,
         tsb: last.tsb,
@@ -245,6 +250,8 @@ pub struct Query {
     flag: Option<String>,
     tag: Option<String>,
     q: Option<String>,
+    /// `groups`: show the forms that add and remove tags.
+    edit: Option<String>,
 }
 
 /// The parsed view settings.
@@ -255,6 +262,9 @@ struct View {
     flag: Option<Flag>,
     tag: String,
     q: String,
+    /// The tag forms are shown (kept out of the everyday view: a roster of
+    /// 200 would carry 200 forms).
+    edit: bool,
 }
 
 impl View {
@@ -265,6 +275,7 @@ impl View {
             flag: q.flag.as_deref().and_then(Flag::parse),
             tag: q.tag.as_deref().unwrap_or("").trim().to_owned(),
             q: q.q.as_deref().unwrap_or("").trim().to_owned(),
+            edit: q.edit.as_deref() == Some("groups"),
         }
     }
 
@@ -285,6 +296,9 @@ impl View {
         }
         if !self.q.is_empty() {
             s.append_pair("q", &self.q);
+        }
+        if self.edit {
+            s.append_pair("edit", "groups");
         }
         let qs = s.finish();
         if qs.is_empty() {
@@ -338,6 +352,9 @@ struct Page {
     clear_href: String,
     back: String,
     error: String,
+    editing: bool,
+    /// The same view with the tag forms toggled.
+    edit_href: String,
 }
 
 /// A signed-in coach; anyone else: sign in first, or 403.
@@ -568,6 +585,12 @@ async fn build(
         .current(),
         back: view.current(),
         error,
+        editing: view.edit,
+        edit_href: View {
+            edit: !view.edit,
+            ..view.clone()
+        }
+        .current(),
     })
 }
 
@@ -599,6 +622,7 @@ fn parse_query(qs: &str) -> Query {
             "flag" => q.flag = v,
             "tag" => q.tag = v,
             "q" => q.q = v,
+            "edit" => q.edit = v,
             _ => {}
         }
     }
@@ -735,6 +759,7 @@ mod tests {
             flag: Some("ramp".into()),
             tag: Some("a b".into()),
             q: Some("ana".into()),
+            edit: None,
         });
         let href = v.current();
         assert_eq!(href, "/coach?sort=tsb&dir=desc&flag=ramp&tag=a+b&q=ana");

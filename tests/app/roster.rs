@@ -335,6 +335,17 @@ async fn sorting_filtering_and_tags_round_trip_over_htmx() {
         "the filter form stays in place"
     );
 
+    // The tag forms appear in the "edit groups" view only.
+    let form = scraper::Selector::parse("form[action$=\"/tags\"]").unwrap();
+    assert_eq!(doc.select(&form).count(), 0);
+    let editing = roster(&client, &app, "?edit=groups").await;
+    assert_eq!(editing.select(&form).count(), 3);
+    let back = scraper::Selector::parse("form[action$=\"/tags\"] input[name=\"back\"]").unwrap();
+    assert_eq!(
+        editing.select(&back).next().unwrap().value().attr("value"),
+        Some("/coach?edit=groups")
+    );
+
     // Tags: add, filter, bad input, remove.
     let token = app.csrf_token(&client).await;
     let add = |athlete: Uuid, tag: &'static str| {
