@@ -18,6 +18,7 @@ pub mod provider_sim;
 pub mod providers;
 pub mod seed;
 pub mod seed_bulk;
+pub mod seed_coach;
 pub mod startup;
 pub mod state;
 pub mod sync;

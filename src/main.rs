@@ -261,6 +261,16 @@ async fn seed_demo(settings: &Settings, days: u32) -> anyhow::Result<()> {
             pierre::seed::DEMO_PASSWORD
         ),
     }
+    match pierre::seed_coach::seed_demo_coach(&pool, chrono::Utc::now().date_naive()).await? {
+        pierre::seed_coach::SeededCoach::AlreadyThere => println!("demo coach already present"),
+        pierre::seed_coach::SeededCoach::Created {
+            athletes,
+            activities,
+        } => println!(
+            "demo coach created with {athletes} linked athletes ({activities} activities): sign in as {} with the same password",
+            pierre::seed_coach::COACH_EMAIL
+        ),
+    }
     pool.close().await;
     Ok(())
 }

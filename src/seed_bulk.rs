@@ -306,7 +306,7 @@ fn generate(options: &BulkOptions, indices: &[u32]) -> Batch {
         let mut contributions = Vec::new();
         for s in synthetic::athlete_summaries(i, first_day, options.days, options.seed) {
             let row = Row::derive(&profile, &s, &mut rng);
-            row.write_copy(id, &s, &mut copy);
+            row.write_copy(id, "upload", &s, &mut copy);
             contributions.push(row.contribution);
             activities += 1;
         }
@@ -420,7 +420,7 @@ impl Row {
     }
 
     /// One line of `COPY … FROM STDIN` text (columns of [`COPY_ACTIVITIES`]).
-    fn write_copy(&self, user_id: Uuid, s: &ActivitySummary, out: &mut String) {
+    fn write_copy(&self, user_id: Uuid, source: &str, s: &ActivitySummary, out: &mut String) {
         let c = &self.contribution;
         let avg_speed = if self.moving_s > 0.0 {
             s.distance_m / self.moving_s
@@ -429,7 +429,7 @@ impl Row {
         };
         let _ = write!(
             out,
-            "{}\t{user_id}\tupload\t{}\t{}\t{} {}\t{}\t{UTC_OFFSET_S}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{:.3}\t",
+            "{}\t{user_id}\t{source}\t{}\t{}\t{} {}\t{}\t{UTC_OFFSET_S}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{:.3}\t",
             c.activity,
             s.sport.as_str(),
             self.sub_sport,
@@ -458,6 +458,38 @@ impl Row {
         write_array(out, &c.best_efforts);
         out.push_str("\tPierre synthetic\n");
     }
+}
+
+/// Activities of one synthetic athlete without streams, as `COPY` text for
+/// [`copy_activities`] (from `source`), and what each contributes to the
+/// athlete's summary, in the order given. `seed_coach` uses it too.
+pub(crate) fn copy_rows(
+    user_id: Uuid,
+    profile: &AthleteProfile,
+    sessions: &[(ActivitySummary, &str)],
+    seed: u64,
+    copy: &mut String,
+) -> Vec<Contribution> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0xC0AC);
+    sessions
+        .iter()
+        .map(|(s, source)| {
+            let row = Row::derive(profile, s, &mut rng);
+            row.write_copy(user_id, source, s, copy);
+            row.contribution
+        })
+        .collect()
+}
+
+/// Store activities written by [`copy_rows`] with one `COPY`.
+///
+/// # Errors
+/// Database errors.
+pub(crate) async fn copy_activities(conn: &mut PgConnection, copy: &str) -> anyhow::Result<()> {
+    let mut sink = conn.copy_in_raw(COPY_ACTIVITIES).await?;
+    sink.send(copy.as_bytes()).await?;
+    sink.finish().await?;
+    Ok(())
 }
 
 /// The activity's calendar day at its recorded UTC offset.

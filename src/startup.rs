@@ -115,6 +115,7 @@ impl Application {
         spawn_cleanup(background.clone(), clock.clone());
         let wake = crate::jobs::Wake::default();
         let chart_cache = Arc::new(crate::web::dashboard::ChartCache::default());
+        let roster_cache = Arc::new(crate::web::roster::RosterCache::default());
         if settings.run_worker {
             crate::jobs::spawn_worker(crate::jobs::Worker {
                 pool: background.pool().clone(),
@@ -141,6 +142,7 @@ impl Application {
                     jobs: wake.clone(),
                     providers: providers.clone(),
                     chart_cache: Arc::clone(&chart_cache),
+                    roster_cache: Arc::clone(&roster_cache),
                 };
                 let store = PgSessionStore::new(state.db.pool().clone(), clock.clone(), timeouts);
                 let sessions = SessionMiddleware::builder(store, cookie_key.clone())

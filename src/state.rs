@@ -27,4 +27,6 @@ pub struct AppState {
     pub providers: crate::providers::ProviderCtx,
     /// Rendered dashboard charts, shared by the workers.
     pub chart_cache: Arc<crate::web::dashboard::ChartCache>,
+    /// Coach roster figures per athlete, shared by the workers.
+    pub roster_cache: Arc<crate::web::roster::RosterCache>,
 }

@@ -22,6 +22,7 @@ pub mod jobs;
 pub mod oauth_apps;
 pub mod provider_errors;
 pub mod records;
+pub mod roster;
 pub mod subjects;
 pub mod suggestions;
 pub mod summaries;

@@ -208,7 +208,9 @@ pub fn form_status(tsb: f64) -> FormStatus {
     }
 }
 
-fn signed(v: f64) -> String {
+/// A figure with its sign (+7, 0, −12; a true minus sign).
+#[must_use]
+pub fn signed(v: f64) -> String {
     let r = v.round();
     if r > 0.0 {
         format!("+{r:.0}")
@@ -635,6 +637,42 @@ fn build(
     }
 }
 
+/// The performance management chart of a summary up to today.
+///
+/// From its first day (or today, if later): the first day, the daily loads
+/// and the chart. What the dashboard and the coach roster both compute
+/// figures from.
+#[must_use]
+pub fn pmc_to_today(s: &Summary, today: NaiveDate) -> (NaiveDate, Vec<f64>, Vec<PmcDay>) {
+    let first = s.first_day.min(today);
+    let daily = s.series(first, today);
+    let days = pmc(&daily, PmcParams::default());
+    (first, daily, days)
+}
+
+/// The load of the last 7 days of `daily` (which ends today).
+#[must_use]
+pub fn week_load(daily: &[f64]) -> f64 {
+    daily.iter().rev().take(7).sum::<f64>()
+}
+
+impl Today {
+    /// Today's figures as shown: `last` is today's chart day, `daily` ends today.
+    #[must_use]
+    pub fn of(last: &PmcDay, daily: &[f64]) -> Self {
+        Self {
+            ctl: format!("{:.0}", last.ctl),
+            atl: format!("{:.0}", last.atl),
+            tsb: signed(last.tsb),
+            ramp: format!("{:+.1}", last.ramp),
+            acwr: last
+                .acwr
+                .map_or_else(|| "–".to_owned(), |a| format!("{a:.2}")),
+            week_load: format!("{:.0}", week_load(daily)),
+        }
+    }
+}
+
 /// The summary-derived part of the page: today's figures, form and notes
 /// from the PMC, the records, and the charts of the range.
 fn summary_view(
@@ -644,9 +682,7 @@ fn summary_view(
     range_curve: &[Option<f32>],
     units: Units,
 ) -> SummaryView {
-    let first = s.first_day.min(today);
-    let daily = s.series(first, today);
-    let days = pmc(&daily, PmcParams::default());
+    let (first, daily, days) = pmc_to_today(s, today);
     let mut view = SummaryView {
         efforts: efforts(s, today, units),
         power_records: power_records(s, today),
@@ -658,16 +694,7 @@ fn summary_view(
     if let Some(last) = days.last() {
         view.form = Some(form_status(last.tsb));
         view.notes = load_notes(last);
-        view.today = Some(Today {
-            ctl: format!("{:.0}", last.ctl),
-            atl: format!("{:.0}", last.atl),
-            tsb: signed(last.tsb),
-            ramp: format!("{:+.1}", last.ramp),
-            acwr: last
-                .acwr
-                .map_or_else(|| "–".to_owned(), |a| format!("{a:.2}")),
-            week_load: format!("{:.0}", daily.iter().rev().take(7).sum::<f64>()),
-        });
+        view.today = Some(Today::of(last, &daily));
     }
     let shown_from = range.first_day(today).unwrap_or(first).max(first);
     let skip = usize::try_from((shown_from - first).num_days()).unwrap_or(0);

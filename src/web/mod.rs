@@ -30,6 +30,7 @@ pub mod health;
 pub mod layout;
 pub mod pages;
 pub mod records;
+pub mod roster;
 pub mod sharing;
 pub mod subject;
 pub mod thresholds;
@@ -58,6 +59,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     calendar::configure(cfg);
     records::configure(cfg);
     sharing::configure(cfg);
+    roster::configure(cfg);
     admin::configure(cfg);
     admin_oauth::configure(cfg);
     admin_sharing::configure(cfg);

@@ -39,7 +39,7 @@ pub async fn store_with_load(
     store_activity(app, user, "Known load", parsed, Some(&metrics)).await
 }
 
-fn metric(doc: &scraper::Html, name: &str) -> String {
+pub fn metric(doc: &scraper::Html, name: &str) -> String {
     text_of(doc, &format!("[data-metric=\"{name}\"]")).unwrap_or_default()
 }
 

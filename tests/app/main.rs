@@ -32,6 +32,7 @@ mod oauth_app_ops;
 mod oauth_apps;
 mod pg_count;
 mod provider_sim;
+mod roster;
 mod security;
 mod sharing;
 mod sim_setup;

@@ -83,6 +83,21 @@ const ROUTES: &[Row] = &[
     ("GET", "/login", "/login", &[], [200, 303, 303, 303]),
     ("POST", "/login", "/login", &[], [422, 422, 422, 422]),
     ("GET", "/dashboard", "/dashboard", &[], [303, 200, 200, 200]),
+    ("GET", "/coach", "/coach", &[], [303, 403, 200, 403]),
+    (
+        "POST",
+        "/coach/athletes/{id}/tags",
+        "/coach/athletes/:target/tags",
+        &[("tag", "juniors")],
+        [303, 403, 404, 403],
+    ),
+    (
+        "POST",
+        "/coach/athletes/{id}/tags/delete",
+        "/coach/athletes/:target/tags/delete",
+        &[("tag", "juniors")],
+        [303, 403, 404, 403],
+    ),
     (
         "GET",
         "/settings/profile",
