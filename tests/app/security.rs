@@ -713,6 +713,21 @@ const COACH_ROUTES: &[Row] = &[
         &[("body", "Strong finish.")],
         [404, 404, 404, 404],
     ),
+    // The coach's own group tags, for linked athletes only.
+    (
+        "POST",
+        "/coach/athletes/{id}/tags",
+        "/coach/athletes/:athlete/tags",
+        &[("tag", "juniors")],
+        [303, 303, 404, 404],
+    ),
+    (
+        "POST",
+        "/coach/athletes/{id}/tags/delete",
+        "/coach/athletes/:athlete/tags/delete",
+        &[("tag", "juniors")],
+        [303, 303, 404, 404],
+    ),
     // Last: a linked coach ends the link (every role is its own coach).
     (
         "POST",
