@@ -45,6 +45,14 @@ const PAGES = [
   { name: "calendar-empty", path: "/calendar", status: 200, signedIn: true },
   { name: "records", path: "/records", status: 200, signedIn: true },
   { name: "connections", path: "/connections", status: 200, signedIn: true },
+  { name: "settings-sharing", path: "/settings/sharing", status: 200, signedIn: true },
+  { name: "coach-invitations", path: "/coach/invitations", status: 200, signedIn: true },
+  // As the demo coach (`pierre seed-demo`), when it exists: the roster and an athlete's views.
+  { name: "coach-roster", path: "/coach", status: 200, coach: true },
+  { name: "coach-dashboard", path: null, status: 200, coach: true },
+  { name: "coach-calendar", path: null, status: 200, coach: true },
+  { name: "coach-activities", path: null, status: 200, coach: true },
+  { name: "coach-activity", path: null, status: 200, coach: true },
   // Filled in by signUp(): the page of an activity uploaded through the form.
   { name: "activity", path: null, status: 200, signedIn: true },
 ];
@@ -104,6 +112,23 @@ if (signedInState) {
     console.log(`FAIL  connect Strava through the simulator: ${err && err.message ? err.message : err}`);
     failed += 1;
   }
+}
+// The demo coach (./test seeds the demo data), and the paths of one athlete's coach views.
+let coachState = null;
+try {
+  coachState = await coachSignIn();
+} catch (err) {
+  console.log(`FAIL  demo coach sign-in: ${err && err.message ? err.message : err}`);
+  failed += 1;
+}
+if (!coachState) {
+  if (process.env.PIERRE_EXPECT_COACH) {
+    console.log("FAIL  coach pages: the demo coach could not sign in although the demo was seeded");
+    failed += 1;
+  } else {
+    console.log("skip  coach pages: no demo coach (run pierre seed-demo, as ./run does)");
+  }
+  for (let i = PAGES.length - 1; i >= 0; i -= 1) if (PAGES[i].coach) PAGES.splice(i, 1);
 }
 try {
   for (const pageSpec of PAGES) {
@@ -196,6 +221,42 @@ async function signUp() {
   return state;
 }
 
+// Sign in as the demo coach; fill in the coach-view paths from the roster. Null
+// when there is no demo coach.
+async function coachSignIn() {
+  const context = await browser.newContext();
+  try {
+    const page = await context.newPage();
+    await page.goto(base + "/login", { waitUntil: "load" });
+    await page.fill("input[name=email]", "coach@pierre.local");
+    await page.fill("input[name=password]", "pierre demo training log");
+    await Promise.all([
+      page.waitForURL((u) => !u.pathname.startsWith("/login"), { timeout: 15000 }).catch(() => {}),
+      page.click("main form button[type=submit]"),
+    ]);
+    if (new URL(page.url()).pathname.startsWith("/login")) return null;
+    await page.goto(base + "/coach", { waitUntil: "load" });
+    const athletes = await page
+      .locator('#roster-region a[href^="/coach/athletes/"]')
+      .evaluateAll((links) => [...new Set(links.map((a) => a.getAttribute("href")))]);
+    const set = (name, p) => { PAGES.find((x) => x.name === name).path = p; };
+    // The first athlete with an activity the coach may see.
+    for (const athlete of athletes) {
+      await page.goto(base + `${athlete}/activities`, { waitUntil: "load" });
+      const links = page.locator(`main a[href^="${athlete}/activities/"]`);
+      if ((await links.count()) === 0) continue;
+      set("coach-dashboard", athlete);
+      set("coach-calendar", `${athlete}/calendar`);
+      set("coach-activities", `${athlete}/activities`);
+      set("coach-activity", await links.first().getAttribute("href"));
+      return await context.storageState();
+    }
+    throw new Error("no athlete of the demo coach has an activity to show");
+  } finally {
+    await context.close();
+  }
+}
+
 async function checkCombination(pageSpec, theme, size) {
   const problems = [];
   if (!pageSpec.path) return ["rule setup: the upload through the form did not give an activity page"];
@@ -206,6 +267,7 @@ async function checkCombination(pageSpec, theme, size) {
     colorScheme: theme,
     reducedMotion: "reduce",
     ...(pageSpec.signedIn ? { storageState: signedInState } : {}),
+    ...(pageSpec.coach ? { storageState: coachState } : {}),
   });
   await context.addCookies([{ name: "theme", value: theme, url: base }]);
   const page = await context.newPage();
