@@ -80,17 +80,59 @@ struct FiguresKey {
 #[derive(Debug, Default)]
 pub struct RosterCache {
     entries: Mutex<HashMap<FiguresKey, Arc<Figures>>>,
+    /// The rendered table region per (coach, fingerprint of the view and of every
+    /// link's name, access, day, summary version, thresholds and tags): a view
+    /// whose inputs did not change is not rendered again.
+    regions: Mutex<HashMap<(Uuid, u64), Arc<str>>>,
 }
 
 impl RosterCache {
     /// Most entries kept (a few KB each).
     pub const ENTRIES: usize = 8192;
 
+    /// Most rendered regions kept (about 270 KB each for 200 athletes).
+    pub const REGIONS: usize = 64;
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<FiguresKey, Arc<Figures>>> {
         self.entries
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+
+    fn regions(&self) -> std::sync::MutexGuard<'_, HashMap<(Uuid, u64), Arc<str>>> {
+        self.regions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// What the rendered region depends on: the view and every link's fields
+/// (names, access, the athlete's day, the summary version — which fixes the
+/// figures —, thresholds present, tags), independent of the rows' order.
+fn region_fingerprint(view: &View, links: &[Link]) -> u64 {
+    use std::hash::{Hash as _, Hasher as _};
+    let (sum, xor) = links
+        .iter()
+        .map(|l| {
+            let mut h = std::hash::DefaultHasher::new();
+            (
+                l.athlete_id,
+                &l.name,
+                &l.access,
+                l.today,
+                l.summary_updated,
+                l.has_thresholds,
+                &l.tags,
+            )
+                .hash(&mut h);
+            h.finish()
+        })
+        .fold((0_u64, 0_u64), |(sum, xor), v| {
+            (sum.wrapping_add(v), xor ^ v)
+        });
+    let mut h = std::hash::DefaultHasher::new();
+    (view.current(), links.len(), sum, xor).hash(&mut h);
+    h.finish()
 }
 
 /// The figures of a summary on `today`.
@@ -340,6 +382,8 @@ pub struct Row {
 #[template(path = "coach/roster.html", blocks = ["region"])]
 struct Page {
     ctx: PageContext,
+    /// The region rendered by an earlier view with the same inputs.
+    cached_region: Option<Arc<str>>,
     total: usize,
     rows: Vec<Row>,
     headers: Vec<Header>,
@@ -480,7 +524,15 @@ async fn build(
     let mut conn = state.db.conn().await?;
     let read = roster::links(&mut conn, user.id(), now).await;
     let links = conn.check(read)?;
-    let figures = all_figures(state, &mut conn, &links).await?;
+    // The region carries no form (and no token) unless editing or showing an error.
+    let region_key =
+        (error.is_empty() && !view.edit).then(|| (user.id(), region_fingerprint(view, &links)));
+    let cached_region = region_key.and_then(|k| state.roster_cache.regions().get(&k).cloned());
+    let figures = if cached_region.is_some() {
+        HashMap::new()
+    } else {
+        all_figures(state, &mut conn, &links).await?
+    };
     drop(conn);
 
     let total = links.len();
@@ -488,6 +540,11 @@ async fn build(
     all_tags.sort();
     all_tags.dedup();
     let needle = view.q.to_lowercase();
+    let links = if cached_region.is_some() {
+        Vec::new()
+    } else {
+        links
+    };
     let mut rows: Vec<Row> = links
         .into_iter()
         .filter_map(|l| {
@@ -549,8 +606,9 @@ async fn build(
             },
         }
     };
-    Ok(Page {
+    let mut page = Page {
         ctx,
+        cached_region,
         total,
         rows,
         headers: vec![
@@ -591,7 +649,28 @@ async fn build(
             ..view.clone()
         }
         .current(),
-    })
+    };
+    if let (Some(key), None) = (region_key, &page.cached_region) {
+        page.cached_region = Some(remember_region(state, key, &page)?);
+    }
+    Ok(page)
+}
+
+/// Render the page's region once and keep it for the next view with the same inputs.
+fn remember_region(state: &AppState, key: (Uuid, u64), page: &Page) -> Result<Arc<str>, AppError> {
+    let rendered = page
+        .as_region()
+        .render()
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("roster region: {e}")))?;
+    let rendered: Arc<str> = Arc::from(rendered);
+    {
+        let mut regions = state.roster_cache.regions();
+        if regions.len() >= RosterCache::REGIONS {
+            regions.clear();
+        }
+        regions.insert(key, Arc::clone(&rendered));
+    }
+    Ok(rendered)
 }
 
 /// The tag forms.

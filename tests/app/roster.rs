@@ -598,3 +598,41 @@ async fn the_demo_coach_sees_twelve_athletes_and_every_flag() {
     let doc = roster(&client, &app, "?tag=juniors").await;
     assert_eq!(athlete_order(&doc).len(), 3);
 }
+
+/// The rendered roster is reused only while nothing it shows changed: an
+/// import (a new summary version), a new name or a tag shows on the next view.
+#[tokio::test]
+async fn a_cached_roster_follows_imports_names_and_tags() {
+    let app = TestApp::spawn().await;
+    let (client, coach) = signed_in(&app, "coach@example.org", &["athlete", "coach"]).await;
+    let ana = athlete(&app, coach, "ana@example.org", "Ana").await;
+    let today = app.clock.now().date_naive();
+    store_loads(&app, ana, today - TimeDelta::days(1), &[80.0; 30]).await;
+    let first = roster(&client, &app, "").await;
+    let again = roster(&client, &app, "").await;
+    assert_eq!(
+        row_metric(&first, ana, "ctl"),
+        row_metric(&again, ana, "ctl"),
+        "the same inputs, the same page"
+    );
+
+    // More training: a new summary version, new figures.
+    store_loads(&app, ana, today - TimeDelta::days(1), &[160.0; 30]).await;
+    let after = roster(&client, &app, "").await;
+    assert_ne!(
+        row_metric(&after, ana, "ctl"),
+        row_metric(&first, ana, "ctl")
+    );
+
+    // A new name and a tag.
+    set_name(&app, ana, "Ana Ribeiro").await;
+    sqlx::query("INSERT INTO coach_tags (coach_id, athlete_id, tag) VALUES ($1, $2, 'juniors')")
+        .bind(coach)
+        .bind(ana)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let renamed = text_of(&roster(&client, &app, "").await, "main").unwrap();
+    assert!(renamed.contains("Ana Ribeiro"), "{renamed}");
+    assert!(renamed.contains("juniors"), "{renamed}");
+}
