@@ -76,6 +76,18 @@ impl CurrentUser {
     pub fn has_role(&self, role: Role) -> bool {
         self.user.roles.iter().any(|r| r == role.as_str())
     }
+
+    /// This user if they hold `role`, else 403.
+    ///
+    /// # Errors
+    /// [`AppError::Forbidden`] without the role.
+    pub fn require(self, role: Role) -> Result<Self, AppError> {
+        if self.has_role(role) {
+            Ok(self)
+        } else {
+            Err(AppError::Forbidden)
+        }
+    }
 }
 
 /// The signed-in user, if any, without refusing anonymous requests.
@@ -135,14 +147,21 @@ impl FromRequest for RequireAdmin {
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let user = CurrentUser::from_request(req, payload);
-        Box::pin(async move {
-            let user = user.await?;
-            if user.has_role(Role::Admin) {
-                Ok(Self(user))
-            } else {
-                Err(AppError::Forbidden)
-            }
-        })
+        Box::pin(async move { user.await?.require(Role::Admin).map(Self) })
+    }
+}
+
+/// A signed-in user with the coach role; anyone else gets 403 (or the sign-in redirect).
+#[derive(Debug)]
+pub struct RequireCoach(pub CurrentUser);
+
+impl FromRequest for RequireCoach {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let user = CurrentUser::from_request(req, payload);
+        Box::pin(async move { user.await?.require(Role::Coach).map(Self) })
     }
 }
 

@@ -25,7 +25,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::auth::{CurrentUser, Role};
+use crate::auth::{CurrentUser, RequireCoach};
 use crate::charts;
 use crate::db::roster::{self, Link};
 use crate::db::summaries::Summary;
@@ -401,23 +401,13 @@ struct Page {
     edit_href: String,
 }
 
-/// A signed-in coach; anyone else: sign in first, or 403.
-fn coach(user: CurrentUser) -> Result<CurrentUser, AppError> {
-    if user.has_role(Role::Coach) {
-        Ok(user)
-    } else {
-        Err(AppError::Forbidden)
-    }
-}
-
 async fn page(
     req: HttpRequest,
     ctx: PageContext,
     state: web::Data<AppState>,
-    user: CurrentUser,
+    RequireCoach(user): RequireCoach,
     query: web::Query<Query>,
 ) -> Result<HttpResponse, AppError> {
-    let user = coach(user)?;
     let view = View::of(&query);
     let page = build(ctx, &state, &user, &view, String::new()).await?;
     if is_htmx(&req)
@@ -729,11 +719,10 @@ async fn add_tag(
     req: HttpRequest,
     ctx: PageContext,
     state: web::Data<AppState>,
-    user: CurrentUser,
+    RequireCoach(user): RequireCoach,
     path: web::Path<String>,
     form: web::Form<TagForm>,
 ) -> Result<HttpResponse, AppError> {
-    let user = coach(user)?;
     let athlete = athlete_id(&path)?;
     let view = back_view(&form.back);
     let tag = match valid_tag(&form.tag) {
@@ -754,11 +743,10 @@ async fn add_tag(
 async fn remove_tag(
     req: HttpRequest,
     state: web::Data<AppState>,
-    user: CurrentUser,
+    RequireCoach(user): RequireCoach,
     path: web::Path<String>,
     form: web::Form<TagForm>,
 ) -> Result<HttpResponse, AppError> {
-    let user = coach(user)?;
     let athlete = athlete_id(&path)?;
     let mut view = back_view(&form.back);
     let mut conn = state.db.conn().await?;

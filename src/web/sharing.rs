@@ -22,7 +22,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::auth::{CurrentUser, Role, client_ip_text, user_agent};
+use crate::auth::{CurrentUser, RequireCoach, Role, client_ip_text, user_agent};
 use crate::db::audit::{self, NewEvent, event};
 use crate::db::coaching::{self, Access, Invitation, Kind, Outcome, Target, TokenState};
 use crate::db::users;
@@ -746,11 +746,8 @@ async fn create_link(
     req: HttpRequest,
     ctx: PageContext,
     state: web::Data<AppState>,
-    user: CurrentUser,
+    RequireCoach(user): RequireCoach,
 ) -> Result<HttpResponse, AppError> {
-    if !user.has_role(Role::Coach) {
-        return Err(AppError::Forbidden);
-    }
     let acting = Acting::new(&req, &state, &user);
     let mut tx = state.db.pool().begin().await?;
     let (id, token_text) =

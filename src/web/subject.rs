@@ -220,10 +220,7 @@ impl FromRequest for CoachSubject {
             .and_then(|raw| Uuid::parse_str(raw).ok());
         let state = req.app_data::<web::Data<AppState>>().cloned();
         Box::pin(async move {
-            let viewer = user.await?;
-            if !viewer.has_role(Role::Coach) {
-                return Err(AppError::Forbidden);
-            }
+            let viewer = user.await?.require(Role::Coach)?;
             let athlete = athlete.ok_or(AppError::NotFound)?;
             let state =
                 state.ok_or_else(|| AppError::internal(anyhow::anyhow!("no application state")))?;
