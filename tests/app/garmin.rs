@@ -352,6 +352,28 @@ async fn connect(app: &TestApp, sim: &Sim, rider: uuid::Uuid, athlete: u64) {
     drop(conn);
 }
 
+/// Point the simulator's pings at Pierre and send one for `athlete`: the ping as delivered.
+async fn ping(sim: &Sim, app: &TestApp, athlete: u64) -> Value {
+    let client = reqwest::Client::new();
+    client
+        .post(format!("{}/__sim/garmin/ping-url", sim.base))
+        .json(&json!({ "url": app.url("/webhooks/garmin") }))
+        .send()
+        .await
+        .unwrap();
+    let sent: Value = client
+        .post(format!("{}/__sim/garmin/pings", sim.base))
+        .json(&json!({ "athlete_id": athlete }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(sent["delivered"], true, "{sent}");
+    sent
+}
+
 #[tokio::test]
 async fn a_garmin_ping_imports_the_activity_once_end_to_end() {
     let sim = simulator();
@@ -370,22 +392,7 @@ async fn a_garmin_ping_imports_the_activity_once_end_to_end() {
 
     // The simulator pings Pierre's webhook about a new activity.
     let client = reqwest::Client::new();
-    client
-        .post(format!("{}/__sim/garmin/ping-url", sim.base))
-        .json(&json!({ "url": app.url("/webhooks/garmin") }))
-        .send()
-        .await
-        .unwrap();
-    let sent: Value = client
-        .post(format!("{}/__sim/garmin/pings", sim.base))
-        .json(&json!({ "athlete_id": athlete }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(sent["delivered"], true, "{sent}");
+    let sent = ping(&sim, &app, athlete).await;
     let summary = sent["ping"]["activityFiles"][0]["summaryId"]
         .as_str()
         .unwrap()
@@ -585,23 +592,7 @@ async fn connecting_garmin_through_pierre_then_a_ping_imports_for_that_athlete()
     assert_eq!(external, garmin::user_id_of(athlete), "the id pings name");
 
     // A ping for that athlete imports into the connected Pierre account.
-    let sim_client = reqwest::Client::new();
-    sim_client
-        .post(format!("{}/__sim/garmin/ping-url", sim.base))
-        .json(&json!({ "url": app.url("/webhooks/garmin") }))
-        .send()
-        .await
-        .unwrap();
-    let sent: Value = sim_client
-        .post(format!("{}/__sim/garmin/pings", sim.base))
-        .json(&json!({ "athlete_id": athlete }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(sent["delivered"], true, "{sent}");
+    ping(&sim, &app, athlete).await;
     wait_for_jobs(&app).await;
     let owner: uuid::Uuid =
         sqlx::query_scalar("SELECT user_id FROM activities WHERE source = 'garmin'")
