@@ -31,6 +31,7 @@ use crate::db::roster::{self, Link};
 use crate::db::summaries::Summary;
 use crate::error::AppError;
 use crate::state::AppState;
+use crate::web::compress;
 use crate::web::dashboard::{self, FormStatus, Today};
 use crate::web::forms::{is_htmx, redirect, render_with_status};
 use crate::web::layout::PageContext;
@@ -83,7 +84,7 @@ pub struct RosterCache {
     /// The rendered table region per (coach, fingerprint of the view and of every
     /// link's name, access, day, summary version, thresholds and tags): a view
     /// whose inputs did not change is not rendered again.
-    regions: Mutex<HashMap<(Uuid, u64), Arc<str>>>,
+    regions: Mutex<HashMap<(Uuid, u64), Arc<Region>>>,
 }
 
 impl RosterCache {
@@ -99,12 +100,23 @@ impl RosterCache {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn regions(&self) -> std::sync::MutexGuard<'_, HashMap<(Uuid, u64), Arc<str>>> {
+    fn regions(&self) -> std::sync::MutexGuard<'_, HashMap<(Uuid, u64), Arc<Region>>> {
         self.regions
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
+
+/// A rendered roster region, as HTML and compressed once for gzip bodies.
+#[derive(Debug)]
+pub struct Region {
+    html: Box<str>,
+    gz: compress::Deflated,
+}
+
+/// Where a full page's body is cut to splice in the precompressed region
+/// (a comment no escaped user text can produce).
+const SPLICE: &str = "<!--pierre:roster-region-->";
 
 /// What the rendered region depends on: the view and every link's fields
 /// (names, access, the athlete's day, the summary version — which fixes the
@@ -383,7 +395,9 @@ pub struct Row {
 struct Page {
     ctx: PageContext,
     /// The region rendered by an earlier view with the same inputs.
-    cached_region: Option<Arc<str>>,
+    cached_region: Option<Arc<Region>>,
+    /// Render [`SPLICE`] in place of the cached region (see [`respond`]).
+    splice: bool,
     total: usize,
     rows: Vec<Row>,
     headers: Vec<Header>,
@@ -410,12 +424,54 @@ async fn page(
 ) -> Result<HttpResponse, AppError> {
     let view = View::of(&query);
     let page = build(ctx, &state, &user, &view, String::new()).await?;
-    if is_htmx(&req)
+    respond(&req, page)
+}
+
+impl Page {
+    /// The cached region's HTML, or the splice mark when [`respond`] splices it compressed.
+    fn region_html(&self) -> &str {
+        match &self.cached_region {
+            Some(_) if self.splice => SPLICE,
+            Some(region) => &region.html,
+            None => "",
+        }
+    }
+}
+
+/// The page, or only its region for htmx requests that target it.
+///
+/// When the region is cached and the client accepts gzip, the body is one gzip
+/// member made of the freshly compressed page around the region compressed
+/// when it was cached: a view costs compressing the page's few kilobytes of
+/// shell, not the region's hundreds.
+fn respond(req: &HttpRequest, mut page: Page) -> Result<HttpResponse, AppError> {
+    let region_only = is_htmx(req)
         && req
             .headers()
             .get("hx-target")
-            .is_some_and(|t| t == "roster-region")
+            .is_some_and(|t| t == "roster-region");
+    if let Some(region) = page
+        .cached_region
+        .clone()
+        .filter(|_| compress::headers_accept_gzip(req.headers()))
     {
+        if region_only {
+            return Ok(compress::gzipped_html(
+                StatusCode::OK,
+                compress::gzip_around(b"", &region.gz, b""),
+            ));
+        }
+        page.splice = true;
+        let html = page.render()?;
+        if let Some((before, after)) = html.split_once(SPLICE) {
+            return Ok(compress::gzipped_html(
+                StatusCode::OK,
+                compress::gzip_around(before.as_bytes(), &region.gz, after.as_bytes()),
+            ));
+        }
+        page.splice = false;
+    }
+    if region_only {
         render_with_status(&page.as_region(), StatusCode::OK)
     } else {
         render_with_status(&page, StatusCode::OK)
@@ -599,6 +655,7 @@ async fn build(
     let mut page = Page {
         ctx,
         cached_region,
+        splice: false,
         total,
         rows,
         headers: vec![
@@ -647,12 +704,19 @@ async fn build(
 }
 
 /// Render the page's region once and keep it for the next view with the same inputs.
-fn remember_region(state: &AppState, key: (Uuid, u64), page: &Page) -> Result<Arc<str>, AppError> {
-    let rendered = page
+fn remember_region(
+    state: &AppState,
+    key: (Uuid, u64),
+    page: &Page,
+) -> Result<Arc<Region>, AppError> {
+    let html = page
         .as_region()
         .render()
         .map_err(|e| AppError::Internal(anyhow::anyhow!("roster region: {e}")))?;
-    let rendered: Arc<str> = Arc::from(rendered);
+    let rendered = Arc::new(Region {
+        gz: compress::Deflated::new(html.as_bytes()),
+        html: html.into_boxed_str(),
+    });
     {
         let mut regions = state.roster_cache.regions();
         if regions.len() >= RosterCache::REGIONS {

@@ -636,3 +636,126 @@ async fn a_cached_roster_follows_imports_names_and_tags() {
     assert!(renamed.contains("Ana Ribeiro"), "{renamed}");
     assert!(renamed.contains("juniors"), "{renamed}");
 }
+
+/// GET with explicit headers on a client that never decompresses.
+async fn raw_get(
+    client: &reqwest::Client,
+    app: &TestApp,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (Option<String>, Vec<u8>) {
+    let mut req = client.get(app.url(path));
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let res = req.send().await.unwrap();
+    assert_eq!(res.status(), 200, "{path} {headers:?}");
+    let encoding = res
+        .headers()
+        .get("content-encoding")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let vary = res
+        .headers()
+        .get("vary")
+        .map(|v| v.to_str().unwrap().to_owned());
+    assert!(
+        vary.as_deref()
+            .is_some_and(|v| v.contains("Accept-Encoding")),
+        "{path}: Vary {vary:?}"
+    );
+    (encoding, res.bytes().await.unwrap().to_vec())
+}
+
+/// One gzip member, read by a decoder that refuses anything after it.
+fn gunzip_one_member(body: &[u8]) -> String {
+    use std::io::Read as _;
+    let mut decoder = flate2::bufread::GzDecoder::new(body);
+    let mut out = String::new();
+    decoder.read_to_string(&mut out).unwrap();
+    assert!(
+        decoder.into_inner().is_empty(),
+        "bytes after the gzip member"
+    );
+    out
+}
+
+/// The roster region is compressed once when cached and spliced into each
+/// gzip body (page shell compressed per request around it): what a browser
+/// decodes is byte for byte the page sent to a client without gzip, for the
+/// whole page, the htmx region, a first (uncached) and a later (cached) view.
+#[tokio::test]
+async fn gzip_roster_bodies_decode_to_the_plain_page() {
+    let app = TestApp::spawn().await;
+    let email = "coach@example.org";
+    create_user(&app, email, &["athlete", "coach"]).await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .no_gzip()
+        .no_brotli()
+        .build()
+        .unwrap();
+    let res = crate::accounts::login(&app, &client, email, crate::accounts::PASSWORD).await;
+    assert_eq!(res.status(), 303);
+    let coach: Uuid = sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
+        .bind(email)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    let today = app.clock.now().date_naive();
+    for i in 0..40 {
+        let id = athlete(
+            &app,
+            coach,
+            &format!("a{i}@example.org"),
+            &format!("Athlete <{i}>"),
+        )
+        .await;
+        let loads: Vec<f64> = (0..120)
+            .map(|d| f64::from((d * 7 + i * 13) % 150))
+            .collect();
+        store_loads(&app, id, today - TimeDelta::days(1), &loads).await;
+    }
+    let gzip = [("accept-encoding", "gzip, deflate, br")];
+    let htmx = [("hx-request", "true"), ("hx-target", "roster-region")];
+    let htmx_gzip = [htmx[0], htmx[1], gzip[0]];
+
+    for query in ["", "?sort=tsb&dir=desc"] {
+        let path = format!("/coach{query}");
+        // First view of this query compressed (the region is rendered and cached now),
+        // then plain, then compressed again from the cache.
+        let (enc, first) = raw_get(&client, &app, &path, &gzip).await;
+        assert_eq!(enc.as_deref(), Some("gzip"));
+        let (enc, plain) = raw_get(&client, &app, &path, &[]).await;
+        assert_eq!(enc, None, "no Accept-Encoding, no gzip");
+        let plain = String::from_utf8(plain).unwrap();
+        assert!(
+            plain.contains("Athlete &#60;7&#62;"),
+            "{path}: names escaped"
+        );
+        assert_eq!(gunzip_one_member(&first), plain, "{path}, first view");
+        let (enc, cached) = raw_get(&client, &app, &path, &gzip).await;
+        assert_eq!(enc.as_deref(), Some("gzip"));
+        assert!(
+            cached.len() < plain.len() / 4,
+            "compressed: {} of {}",
+            cached.len(),
+            plain.len()
+        );
+        assert_eq!(gunzip_one_member(&cached), plain, "{path}, cached view");
+
+        let (enc, region) = raw_get(&client, &app, &path, &htmx).await;
+        assert_eq!(enc, None);
+        let region = String::from_utf8(region).unwrap();
+        assert!(
+            region
+                .trim_start()
+                .starts_with("<section id=\"roster-region\""),
+            "{region:.80}"
+        );
+        let (enc, region_gz) = raw_get(&client, &app, &path, &htmx_gzip).await;
+        assert_eq!(enc.as_deref(), Some("gzip"));
+        assert_eq!(gunzip_one_member(&region_gz), region, "{path}, htmx region");
+        assert!(plain.contains(&region), "the region is the page's");
+    }
+}
