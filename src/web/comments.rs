@@ -22,7 +22,7 @@ use serde::Deserialize;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::auth::CurrentUser;
+use crate::auth::{CurrentUser, RequireCoach};
 use crate::db::{coaching, comments};
 use crate::error::AppError;
 use crate::state::AppState;
@@ -236,12 +236,13 @@ async fn athlete_comment(
 }
 
 /// `POST /coach/athletes/{id}/activities/{activity_id}/comments`: a linked
-/// coach (either access level) on an activity they may see.
+/// coach (either access level) on an activity they may see. Like the coach
+/// pages themselves, it needs the coach role as well as the link (403 without).
 async fn coach_comment(
     req: HttpRequest,
     ctx: PageContext,
     state: web::Data<AppState>,
-    user: CurrentUser,
+    RequireCoach(user): RequireCoach,
     path: web::Path<(String, String)>,
     form: web::Form<CommentForm>,
 ) -> Result<HttpResponse, AppError> {

@@ -251,12 +251,34 @@ async fn comments_are_checked_and_only_allowed_people_may_write() {
         303
     );
 
-    // After revocation the coach can no longer comment (next request).
-    let token = app.csrf_token(&athlete).await;
+    // Without the coach role (an admin took it away) the link alone lets her
+    // neither see the coach pages nor write there: 403 on the next request.
     let carla: Uuid = sqlx::query_scalar!("SELECT id FROM users WHERE email = 'carla@example.org'")
         .fetch_one(&app.db)
         .await
         .unwrap();
+    sqlx::query("DELETE FROM user_roles WHERE user_id = $1 AND role = 'coach'")
+        .bind(carla)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(
+        post_comment(&app, &coach, &coach_path, "no role", false)
+            .await
+            .status(),
+        403
+    );
+    let coach_page = format!("/coach/athletes/{ana}/activities/{activity}");
+    let res = coach.get(app.url(&coach_page)).send().await.unwrap();
+    assert_eq!(res.status(), 403, "{coach_page}");
+    sqlx::query("INSERT INTO user_roles (user_id, role) VALUES ($1, 'coach')")
+        .bind(carla)
+        .execute(&app.db)
+        .await
+        .unwrap();
+
+    // After revocation the coach can no longer comment (next request).
+    let token = app.csrf_token(&athlete).await;
     let res = athlete
         .post(app.url(&format!("/settings/sharing/coaches/{carla}/revoke")))
         .form(&[("csrf_token", token.as_str())])

@@ -565,7 +565,7 @@ const ROUTES: &[Row] = &[
         "/coach/athletes/{id}/activities/{activity_id}/comments",
         "/coach/athletes/:target/activities/:target/comments",
         &[("body", "Nice")],
-        [303, 404, 404, 404],
+        [303, 403, 404, 403],
     ),
     // Sign-out last: it ends the session used by the rows above.
     ("POST", "/logout", "/logout", &[], [303, 303, 303, 303]),
