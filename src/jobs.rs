@@ -220,6 +220,12 @@ async fn run(pool: &PgPool, providers: &ProviderCtx, job: &Job) -> anyhow::Resul
                 .context("recompute job without a valid 'from' day")?;
             recompute_history(pool, job.id, user_id, from).await
         }
+        jobs::REBUILD_COACH => {
+            let source = job.payload["source"]
+                .as_str()
+                .context("coach summary rebuild without a source")?;
+            rebuild_coach_summaries(pool, job.id, source).await
+        }
         jobs::GARMIN_PING => crate::sync::garmin::run_ping(pool, providers, job)
             .await
             .map(|_| ()),
@@ -237,6 +243,31 @@ async fn run(pool: &PgPool, providers: &ProviderCtx, job: &Job) -> anyhow::Resul
         }
         other => anyhow::bail!("unknown job kind {other:?}"),
     }
+}
+
+/// Athletes whose summaries are rebuilt per transaction by [`rebuild_coach_summaries`].
+pub const REBUILD_BATCH: usize = 100;
+
+/// Rebuild the summaries (both scopes; the coach one is what changes) of every
+/// athlete with activities from `source`, [`REBUILD_BATCH`] per transaction,
+/// with progress. Idempotent: a retried or re-run job computes the same rows
+/// from the visibility in force when it runs.
+async fn rebuild_coach_summaries(pool: &PgPool, job_id: i64, source: &str) -> anyhow::Result<()> {
+    let mut conn = pool.acquire().await?;
+    let athletes = crate::db::coaching::athletes_with_source(&mut conn, source).await?;
+    let total = i32::try_from(athletes.len()).unwrap_or(i32::MAX);
+    jobs::progress(&mut conn, job_id, 0, total).await?;
+    let mut done = 0;
+    for batch in athletes.chunks(REBUILD_BATCH) {
+        let mut tx = pool.begin().await?;
+        for athlete in batch {
+            summaries::rebuild(&mut tx, *athlete).await?;
+        }
+        tx.commit().await?;
+        done += i32::try_from(batch.len()).unwrap_or(i32::MAX);
+        jobs::progress(&mut conn, job_id, done, total).await?;
+    }
+    Ok(())
 }
 
 /// Recompute every activity of the athlete from `from` on, in batches, with

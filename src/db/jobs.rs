@@ -25,8 +25,19 @@ pub const SYNC_POLL: &str = "sync_poll";
 /// (payload: the ping entry's `userId`, `summaryId`, `callbackURL`, `fileType`).
 pub const GARMIN_PING: &str = "garmin_ping";
 
+/// Job kind: rebuild the coach-scope summaries of every athlete with
+/// activities of a source whose coach visibility changed (payload: `{"source"}`).
+pub const REBUILD_COACH: &str = "rebuild_coach_summaries";
+
 /// Every kind, so that metrics report zero for kinds with nothing waiting.
-pub const KINDS: &[&str] = &[RECOMPUTE, SYNC_BACKFILL, SYNC_EVENT, SYNC_POLL, GARMIN_PING];
+pub const KINDS: &[&str] = &[
+    RECOMPUTE,
+    SYNC_BACKFILL,
+    SYNC_EVENT,
+    SYNC_POLL,
+    GARMIN_PING,
+    REBUILD_COACH,
+];
 
 /// How long a claimed job may run before another worker may take it over.
 pub const LEASE_SECS: f64 = 300.0;
@@ -309,6 +320,24 @@ pub async fn latest(
         r#"SELECT id, state, progress_done AS done, progress_total AS total, last_error, updated_at
            FROM jobs WHERE user_id = $1 AND kind = $2 ORDER BY id DESC LIMIT 1"#,
         user_id,
+        kind
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+/// The latest instance-wide job (no athlete) of `kind`, if any.
+///
+/// # Errors
+/// Database errors.
+pub async fn latest_instance_job(
+    conn: &mut PgConnection,
+    kind: &str,
+) -> Result<Option<Progress>, sqlx::Error> {
+    sqlx::query_as!(
+        Progress,
+        r#"SELECT id, state, progress_done AS done, progress_total AS total, last_error, updated_at
+           FROM jobs WHERE user_id IS NULL AND kind = $1 ORDER BY id DESC LIMIT 1"#,
         kind
     )
     .fetch_optional(conn)

@@ -1,31 +1,33 @@
 //! Administration of sharing: a user's coaching links and invitations (on
 //! their admin page) and, per source, whether coaches may see its activities.
 //!
-//! Changing a source's visibility rebuilds the coach-scope summaries of every
-//! athlete with activities of that source, in batches of [`REBUILD_BATCH`]
-//! athletes per transaction, within the request: the setting changes rarely,
-//! a rebuild is one query and one write per athlete, and doing it inline means
-//! the coach figures are right as soon as the admin sees the confirmation.
-//! (For instances with many thousands of athletes this should become a job.)
+//! Changing a source's visibility queues, in the same transaction, a
+//! [`jobs::REBUILD_COACH`] job that rebuilds the coach-scope summaries of every
+//! athlete with activities of that source (in batches, with progress the page
+//! polls): the change is durable even if the instance stops halfway, and the
+//! request does not grow with the instance. Coach views filter activities by
+//! the visibility at query time, so only the coach *figures* wait for the job.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
-use sqlx::PgConnection;
 
 use crate::auth::{RequireAdmin, client_ip_text, user_agent};
 use crate::db::audit::{self, NewEvent, event};
+use chrono::{DateTime, TimeDelta, Utc};
+
 use crate::db::coaching::{self, Kind};
+use crate::db::jobs;
 use crate::db::users::{self, UserRow};
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::web::admin::respond;
+use crate::web::format;
 use crate::web::forms::redirect;
 use crate::web::layout::PageContext;
+use crate::web::thresholds::RecomputeView;
 
-/// Athletes whose summaries are rebuilt per transaction.
-pub const REBUILD_BATCH: usize = 100;
 /// Invitations listed on a user's admin page.
 const MAX_INVITATIONS: i64 = 50;
 
@@ -36,6 +38,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(sharing_page))
             .route(web::post().to(set_visibility)),
     );
+    cfg.service(web::resource("/admin/sharing/rebuild").route(web::get().to(rebuild_status)));
 }
 
 use crate::auth::csrf::token_of as token;
@@ -150,12 +153,94 @@ struct SharingPage {
     csrf_token: String,
     sources: Vec<SourceRow>,
     notice: Option<String>,
+    /// The latest coach summary rebuild, while it runs and shortly after.
+    recompute: Option<RecomputeView>,
 }
 
 #[derive(Debug, Deserialize)]
 struct DoneQuery {
     done: Option<String>,
-    rebuilt: Option<u32>,
+}
+
+/// The latest rebuild as the admin sees it (the thresholds page's status box).
+fn rebuild_view(p: Option<&jobs::Progress>, now: DateTime<Utc>) -> Option<RecomputeView> {
+    let p = p?;
+    let view = |active, kind, text: String| RecomputeView {
+        active,
+        kind,
+        text,
+        done: p.done,
+        total: p.total,
+        poll: POLL,
+    };
+    let athletes = |n: i32| {
+        format!(
+            "{} {}",
+            format::thousands(i64::from(n)),
+            if n == 1 { "athlete" } else { "athletes" }
+        )
+    };
+    match p.state.as_str() {
+        "queued" if p.last_error.is_some() => Some(view(
+            true,
+            "error",
+            "Recomputing the coach figures failed and will be retried shortly.".to_owned(),
+        )),
+        "queued" => Some(view(
+            true,
+            "info",
+            "The coach figures will be recomputed in a moment.".to_owned(),
+        )),
+        "running" => Some(view(
+            true,
+            "info",
+            format!(
+                "Recomputing the coach figures: {} of {}.",
+                format::thousands(i64::from(p.done)),
+                athletes(p.total)
+            ),
+        )),
+        "done" if now - p.updated_at < TimeDelta::minutes(1) => Some(view(
+            false,
+            "success",
+            format!("Coach figures recomputed for {}.", athletes(p.total)),
+        )),
+        "dead" => Some(view(
+            false,
+            "error",
+            format!(
+                "Recomputing the coach figures failed: {}. Retry it from Jobs.",
+                p.last_error.as_deref().unwrap_or("unknown error")
+            ),
+        )),
+        _ => None,
+    }
+}
+
+/// Where the status box polls itself.
+const POLL: &str = "/admin/sharing/rebuild";
+
+#[derive(Template)]
+#[template(path = "settings/recompute_status.html")]
+struct RebuildStatus {
+    recompute: Option<RecomputeView>,
+}
+
+/// `GET /admin/sharing/rebuild`: the latest rebuild's progress, for htmx polling.
+async fn rebuild_status(
+    state: web::Data<AppState>,
+    _admin: RequireAdmin,
+) -> Result<HttpResponse, AppError> {
+    let mut conn = state.db.conn().await?;
+    let latest = jobs::latest_instance_job(&mut conn, jobs::REBUILD_COACH).await;
+    let latest = conn.check(latest)?;
+    drop(conn);
+    respond(
+        &RebuildStatus {
+            recompute: rebuild_view(latest.as_ref(), state.clock.now()),
+        },
+        StatusCode::OK,
+    )
 }
 
 const fn label(source: &str) -> (&'static str, &'static str) {
@@ -180,12 +265,11 @@ async fn sharing_page(
     let mut conn = state.db.conn().await?;
     let rows = coaching::source_visibility(&mut conn).await;
     let rows = conn.check(rows)?;
+    let latest = jobs::latest_instance_job(&mut conn, jobs::REBUILD_COACH).await;
+    let latest = conn.check(latest)?;
     drop(conn);
     let notice = match query.done.as_deref() {
-        Some("changed") => Some(format!(
-            "Saved. The coach figures of {} athlete(s) were recomputed.",
-            query.rebuilt.unwrap_or(0)
-        )),
+        Some("changed") => Some("Saved. Coach views follow the new setting now.".to_owned()),
         Some("unchanged") => Some("Nothing to change.".to_owned()),
         _ => None,
     };
@@ -206,6 +290,7 @@ async fn sharing_page(
             })
             .collect(),
         notice,
+        recompute: rebuild_view(latest.as_ref(), state.clock.now()),
     };
     respond(&page, StatusCode::OK)
 }
@@ -216,22 +301,6 @@ struct VisibilityForm {
     source: String,
     #[serde(default)]
     coach_visible: String,
-}
-
-/// Rebuild the summaries of `athletes`, [`REBUILD_BATCH`] per transaction.
-async fn rebuild_all(state: &AppState, athletes: &[uuid::Uuid]) -> Result<(), AppError> {
-    for batch in athletes.chunks(REBUILD_BATCH) {
-        let mut tx = state.db.pool().begin().await?;
-        for athlete in batch {
-            rebuild_one(&mut tx, *athlete).await?;
-        }
-        tx.commit().await?;
-    }
-    Ok(())
-}
-
-async fn rebuild_one(conn: &mut PgConnection, athlete: uuid::Uuid) -> Result<(), sqlx::Error> {
-    crate::db::summaries::rebuild(conn, athlete).await
 }
 
 async fn set_visibility(
@@ -260,6 +329,14 @@ async fn set_visibility(
         return Ok(redirect(&req, "/admin/sharing?done=unchanged"));
     }
     let athletes = coaching::athletes_with_source(&mut tx, source).await?;
+    let job = jobs::enqueue(
+        &mut tx,
+        jobs::REBUILD_COACH,
+        None,
+        &serde_json::json!({ "source": source }),
+        None,
+    )
+    .await?;
     audit::record(
         &mut tx,
         NewEvent {
@@ -273,15 +350,13 @@ async fn set_visibility(
             details: serde_json::json!({
                 "source": source,
                 "coach_visible": visible,
-                "athletes_recomputed": athletes.len(),
+                "athletes_to_recompute": athletes.len(),
+                "job": job,
             }),
         },
     )
     .await?;
     tx.commit().await?;
-    rebuild_all(&state, &athletes).await?;
-    Ok(redirect(
-        &req,
-        &format!("/admin/sharing?done=changed&rebuilt={}", athletes.len()),
-    ))
+    state.jobs.notify();
+    Ok(redirect(&req, "/admin/sharing?done=changed"))
 }

@@ -222,6 +222,8 @@ pub struct RecomputeView {
     pub text: String,
     pub done: i32,
     pub total: i32,
+    /// Where the status box polls itself while active.
+    pub poll: &'static str,
 }
 
 impl RecomputeView {
@@ -236,6 +238,7 @@ impl RecomputeView {
             text,
             done: p.done,
             total: p.total,
+            poll: "/settings/thresholds/recompute",
         };
         match p.state.as_str() {
             "queued" if p.last_error.is_some() => Some(view(

@@ -547,6 +547,13 @@ const ROUTES: &[Row] = &[
         [303, 403, 403, 200],
     ),
     (
+        "GET",
+        "/admin/sharing/rebuild",
+        "/admin/sharing/rebuild",
+        &[],
+        [303, 403, 403, 200],
+    ),
+    (
         "POST",
         "/admin/sharing",
         "/admin/sharing",

@@ -576,6 +576,26 @@ async fn two_racing_acceptances_of_one_link_use_it_once() {
     assert_eq!(linked, 1);
 }
 
+/// Wait until no coach summary rebuild is queued or running (and none died).
+async fn wait_for_rebuilds(app: &TestApp) {
+    for _ in 0..400 {
+        let (waiting, dead): (i64, i64) = sqlx::query_as(
+            "SELECT count(*) FILTER (WHERE state IN ('queued', 'running')),
+                    count(*) FILTER (WHERE state = 'dead')
+             FROM jobs WHERE kind = 'rebuild_coach_summaries'",
+        )
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+        assert_eq!(dead, 0, "a rebuild job died");
+        if waiting == 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("the coach summary rebuild did not finish");
+}
+
 #[tokio::test]
 async fn admins_set_which_sources_coaches_see_and_coach_figures_follow() {
     use chrono::NaiveDate;
@@ -615,12 +635,36 @@ async fn admins_set_which_sources_coaches_see_and_coach_figures_follow() {
     )
     .await;
     assert_eq!(res.status(), 303);
-    assert_eq!(
-        res.headers()["location"],
-        "/admin/sharing?done=changed&rebuilt=1"
-    );
+    assert_eq!(res.headers()["location"], "/admin/sharing?done=changed");
+    // The rebuild was queued with the change (one transaction) and the worker of
+    // `pierre serve` runs it; the page then says it is done, for how many athletes.
+    wait_for_rebuilds(&app).await;
     assert!(coach_load(&app).await.abs() < 1e-6);
     assert_eq!(audit_count(&app, "source_visibility_changed").await, 1);
+    let page = admin
+        .get(app.url("/admin/sharing?done=changed"))
+        .send()
+        .await
+        .unwrap();
+    let doc = html(&page.text().await.unwrap());
+    let status = text_of(&doc, "#recompute-status").unwrap();
+    assert!(
+        status.contains("Coach figures recomputed for 1 athlete."),
+        "{status}"
+    );
+    let polled = admin
+        .get(app.url("/admin/sharing/rebuild"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(polled.status(), 200);
+    assert!(
+        polled
+            .text()
+            .await
+            .unwrap()
+            .contains("recomputed for 1 athlete")
+    );
     // The athlete's own figures are untouched.
     let mut conn = app.db.acquire().await.unwrap();
     let all = summaries::get(&mut conn, ana, Scope::All)
@@ -639,6 +683,7 @@ async fn admins_set_which_sources_coaches_see_and_coach_figures_follow() {
     )
     .await;
     assert_eq!(res.status(), 303);
+    wait_for_rebuilds(&app).await;
     assert!((coach_load(&app).await - 80.0).abs() < 1e-6);
 
     // Unknown sources and values: 422; the same value again: unchanged.
