@@ -15,7 +15,7 @@ use serde::Deserialize;
 
 use crate::auth::{RequireAdmin, client_ip_text, user_agent};
 use crate::db::audit::{self, NewEvent, event};
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 
 use crate::db::coaching::{self, Kind};
 use crate::db::jobs;
@@ -26,7 +26,7 @@ use crate::web::admin::respond;
 use crate::web::format;
 use crate::web::forms::redirect;
 use crate::web::layout::PageContext;
-use crate::web::thresholds::RecomputeView;
+use crate::web::thresholds::{Phase, RecomputeView};
 
 /// Invitations listed on a user's admin page.
 const MAX_INVITATIONS: i64 = 50;
@@ -164,15 +164,6 @@ struct DoneQuery {
 
 /// The latest rebuild as the admin sees it (the thresholds page's status box).
 fn rebuild_view(p: Option<&jobs::Progress>, now: DateTime<Utc>) -> Option<RecomputeView> {
-    let p = p?;
-    let view = |active, kind, text: String| RecomputeView {
-        active,
-        kind,
-        text,
-        done: p.done,
-        total: p.total,
-        poll: POLL,
-    };
     let athletes = |n: i32| {
         format!(
             "{} {}",
@@ -180,41 +171,22 @@ fn rebuild_view(p: Option<&jobs::Progress>, now: DateTime<Utc>) -> Option<Recomp
             if n == 1 { "athlete" } else { "athletes" }
         )
     };
-    match p.state.as_str() {
-        "queued" if p.last_error.is_some() => Some(view(
-            true,
-            "error",
-            "Recomputing the coach figures failed and will be retried shortly.".to_owned(),
-        )),
-        "queued" => Some(view(
-            true,
-            "info",
-            "The coach figures will be recomputed in a moment.".to_owned(),
-        )),
-        "running" => Some(view(
-            true,
-            "info",
-            format!(
-                "Recomputing the coach figures: {} of {}.",
-                format::thousands(i64::from(p.done)),
-                athletes(p.total)
-            ),
-        )),
-        "done" if now - p.updated_at < TimeDelta::minutes(1) => Some(view(
-            false,
-            "success",
-            format!("Coach figures recomputed for {}.", athletes(p.total)),
-        )),
-        "dead" => Some(view(
-            false,
-            "error",
-            format!(
-                "Recomputing the coach figures failed: {}. Retry it from Jobs.",
-                p.last_error.as_deref().unwrap_or("unknown error")
-            ),
-        )),
-        _ => None,
-    }
+    RecomputeView::of_job(p, now, POLL, |phase, p| match phase {
+        Phase::Retrying => {
+            "Recomputing the coach figures failed and will be retried shortly.".to_owned()
+        }
+        Phase::Queued => "The coach figures will be recomputed in a moment.".to_owned(),
+        Phase::Running => format!(
+            "Recomputing the coach figures: {} of {}.",
+            format::thousands(i64::from(p.done)),
+            athletes(p.total)
+        ),
+        Phase::Done => format!("Coach figures recomputed for {}.", athletes(p.total)),
+        Phase::Dead => format!(
+            "Recomputing the coach figures failed: {}. Retry it from Jobs.",
+            p.last_error.as_deref().unwrap_or("unknown error")
+        ),
+    })
 }
 
 /// Where the status box polls itself.

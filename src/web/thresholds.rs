@@ -226,57 +226,76 @@ pub struct RecomputeView {
     pub poll: &'static str,
 }
 
+/// Where a job stands, as its status box tells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Queued again after a failed attempt.
+    Retrying,
+    Queued,
+    Running,
+    /// Finished within the last minute.
+    Done,
+    Dead,
+}
+
 impl RecomputeView {
     /// What to show for the athlete's latest recompute, if anything: active
     /// jobs, and finished ones for a minute after they end.
     #[must_use]
     pub fn of(p: Option<&jobs::Progress>, now: chrono::DateTime<chrono::Utc>) -> Option<Self> {
+        Self::of_job(p, now, "/settings/thresholds/recompute", |phase, p| {
+            match phase {
+            Phase::Retrying => {
+                "Recomputing your training history failed and will be retried shortly.".to_owned()
+            }
+            Phase::Queued => {
+                "Your training history will be recomputed with the new thresholds in a moment."
+                    .to_owned()
+            }
+            Phase::Running => format!(
+                "Recomputing your training history: {} of {} activities.",
+                format::thousands(i64::from(p.done)),
+                format::thousands(i64::from(p.total))
+            ),
+            Phase::Done => format!(
+                "Training history recomputed with your thresholds ({} {}).",
+                format::thousands(i64::from(p.total)),
+                if p.total == 1 { "activity" } else { "activities" }
+            ),
+            Phase::Dead => "Recomputing your training history failed. Save your thresholds again to retry; if it keeps failing, tell your administrator."
+                .to_owned(),
+        }
+        })
+    }
+
+    /// The status box of any job with progress: the phase (and so whether it
+    /// polls `poll`, and its tone) from the job's state, the words from `text`.
+    #[must_use]
+    pub fn of_job(
+        p: Option<&jobs::Progress>,
+        now: chrono::DateTime<chrono::Utc>,
+        poll: &'static str,
+        text: impl Fn(Phase, &jobs::Progress) -> String,
+    ) -> Option<Self> {
         let p = p?;
-        let view = |active, kind, text: String| Self {
+        let (phase, active, kind) = match p.state.as_str() {
+            "queued" if p.last_error.is_some() => (Phase::Retrying, true, "error"),
+            "queued" => (Phase::Queued, true, "info"),
+            "running" => (Phase::Running, true, "info"),
+            "done" if now - p.updated_at < chrono::TimeDelta::minutes(1) => {
+                (Phase::Done, false, "success")
+            }
+            "dead" => (Phase::Dead, false, "error"),
+            _ => return None,
+        };
+        Some(Self {
             active,
             kind,
-            text,
+            text: text(phase, p),
             done: p.done,
             total: p.total,
-            poll: "/settings/thresholds/recompute",
-        };
-        match p.state.as_str() {
-            "queued" if p.last_error.is_some() => Some(view(
-                true,
-                "error",
-                "Recomputing your training history failed and will be retried shortly.".to_owned(),
-            )),
-            "queued" => Some(view(
-                true,
-                "info",
-                "Your training history will be recomputed with the new thresholds in a moment.".to_owned(),
-            )),
-            "running" => Some(view(
-                true,
-                "info",
-                format!(
-                    "Recomputing your training history: {} of {} activities.",
-                    format::thousands(i64::from(p.done)),
-                    format::thousands(i64::from(p.total))
-                ),
-            )),
-            "done" if now - p.updated_at < chrono::TimeDelta::minutes(1) => Some(view(
-                false,
-                "success",
-                format!(
-                    "Training history recomputed with your thresholds ({} {}).",
-                    format::thousands(i64::from(p.total)),
-                    if p.total == 1 { "activity" } else { "activities" }
-                ),
-            )),
-            "dead" => Some(view(
-                false,
-                "error",
-                "Recomputing your training history failed. Save your thresholds again to retry; if it keeps failing, tell your administrator."
-                    .to_owned(),
-            )),
-            _ => None,
-        }
+            poll,
+        })
     }
 }
 
@@ -595,6 +614,62 @@ async fn delete(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_jobs_state_gives_the_phase_tone_and_polling_of_its_status_box() {
+        let now = chrono::Utc::now();
+        let progress = |state: &str, error: Option<&str>, age_secs: i64| jobs::Progress {
+            id: 1,
+            state: state.to_owned(),
+            done: 3,
+            total: 7,
+            last_error: error.map(str::to_owned),
+            updated_at: now - chrono::TimeDelta::seconds(age_secs),
+        };
+        let show = |p: &jobs::Progress| {
+            RecomputeView::of_job(Some(p), now, "/poll", |phase, p| {
+                format!("{phase:?} {}/{}", p.done, p.total)
+            })
+            .map(|v| (v.text, v.kind, v.active, v.poll))
+        };
+        let cases = [
+            (
+                progress("queued", None, 0),
+                Some(("Queued 3/7", "info", true)),
+            ),
+            (
+                progress("queued", Some("boom"), 0),
+                Some(("Retrying 3/7", "error", true)),
+            ),
+            (
+                progress("running", None, 0),
+                Some(("Running 3/7", "info", true)),
+            ),
+            (
+                progress("done", None, 10),
+                Some(("Done 3/7", "success", false)),
+            ),
+            (progress("done", None, 120), None),
+            (
+                progress("dead", Some("boom"), 9999),
+                Some(("Dead 3/7", "error", false)),
+            ),
+        ];
+        for (p, expected) in cases {
+            let got = show(&p);
+            assert_eq!(
+                got.as_ref().map(|(t, k, a, _)| (t.as_str(), *k, *a)),
+                expected,
+                "{} {:?}",
+                p.state,
+                p.last_error
+            );
+            if let Some((_, _, _, poll)) = got {
+                assert_eq!(poll, "/poll");
+            }
+        }
+        assert!(RecomputeView::of_job(None, now, "/poll", |_, _| String::new()).is_none());
+    }
 
     #[test]
     fn paces_and_values_are_validated_and_converted() {
