@@ -16,7 +16,7 @@ use crate::domain::{Sport, Streams};
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::web::format::{self, Units};
-use crate::web::forms::{FieldErrors, is_htmx, redirect, render_with_status, text_field};
+use crate::web::forms::{FieldErrors, is_htmx, parse_id, redirect, render_with_status, text_field};
 use crate::web::layout::PageContext;
 use crate::web::subject::{CoachSubject, Subject, SubjectView};
 
@@ -46,10 +46,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 use crate::auth::csrf::token_of as token;
-
-fn parse_id(raw: &str) -> Result<Uuid, AppError> {
-    Uuid::parse_str(raw).map_err(|_| AppError::NotFound)
-}
 
 #[derive(Debug, Deserialize, Default)]
 struct ListQuery {

@@ -24,7 +24,7 @@ use crate::db::audit::{self, EventRow, NewEvent, event};
 use crate::db::users::{self, UserRow};
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::web::forms::{FieldErrors, is_htmx, redirect, render_with_status};
+use crate::web::forms::{FieldErrors, is_htmx, parse_id, redirect, render_with_status};
 use crate::web::layout::PageContext;
 
 /// Rows per page of the users list and the audit log.
@@ -290,10 +290,6 @@ struct UserQuery {
 }
 
 /// Ids in URLs that do not parse are just another missing page.
-fn parse_id(raw: &str) -> Result<Uuid, AppError> {
-    Uuid::parse_str(raw).map_err(|_| AppError::NotFound)
-}
-
 /// What the user page says about the last action.
 #[derive(Debug, Default)]
 struct Feedback {

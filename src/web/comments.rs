@@ -26,7 +26,7 @@ use crate::auth::{CurrentUser, RequireCoach};
 use crate::db::{coaching, comments};
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::web::forms::{is_htmx, redirect, render_with_status};
+use crate::web::forms::{is_htmx, parse_id, redirect, render_with_status};
 use crate::web::layout::PageContext;
 
 /// Routes of this module.
@@ -142,12 +142,6 @@ struct CommentForm {
     body: String,
 }
 
-fn parse_id(raw: &str) -> Result<Uuid, AppError> {
-    Uuid::parse_str(raw).map_err(|_| AppError::NotFound)
-}
-
-/// Add the comment (or refuse it) and answer: the fresh section for htmx,
-/// a redirect back to the page otherwise.
 /// Which activity a comment is for, where its form posts, which page it is on.
 struct Place {
     activity_id: Uuid,
@@ -155,6 +149,8 @@ struct Place {
     back: String,
 }
 
+/// Add the comment (or refuse it) and answer: the fresh section for htmx,
+/// a redirect back to the page otherwise.
 async fn add_and_answer(
     req: &HttpRequest,
     ctx: PageContext,

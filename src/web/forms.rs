@@ -73,6 +73,14 @@ pub fn email_field(errors: &mut FieldErrors, field: &'static str, value: &str) -
     email
 }
 
+/// An id from a URL path; anything that is not a UUID names nothing here (404).
+///
+/// # Errors
+/// [`AppError::NotFound`] when `raw` is not a UUID.
+pub fn parse_id(raw: &str) -> Result<uuid::Uuid, AppError> {
+    uuid::Uuid::parse_str(raw).map_err(|_| AppError::NotFound)
+}
+
 /// Whether the request was made by htmx.
 #[must_use]
 pub fn is_htmx(req: &HttpRequest) -> bool {

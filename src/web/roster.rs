@@ -33,7 +33,7 @@ use crate::error::AppError;
 use crate::state::AppState;
 use crate::web::compress;
 use crate::web::dashboard::{self, FormStatus, Today};
-use crate::web::forms::{is_htmx, redirect, render_with_status};
+use crate::web::forms::{is_htmx, parse_id, redirect, render_with_status};
 use crate::web::layout::PageContext;
 
 /// Routes of this module.
@@ -775,10 +775,6 @@ fn valid_tag(raw: &str) -> Result<String, String> {
     Ok(tag.to_owned())
 }
 
-fn athlete_id(raw: &str) -> Result<Uuid, AppError> {
-    Uuid::parse_str(raw).map_err(|_| AppError::NotFound)
-}
-
 async fn add_tag(
     req: HttpRequest,
     ctx: PageContext,
@@ -787,7 +783,7 @@ async fn add_tag(
     path: web::Path<String>,
     form: web::Form<TagForm>,
 ) -> Result<HttpResponse, AppError> {
-    let athlete = athlete_id(&path)?;
+    let athlete = parse_id(&path)?;
     let view = back_view(&form.back);
     let tag = match valid_tag(&form.tag) {
         Ok(tag) => tag,
@@ -811,7 +807,7 @@ async fn remove_tag(
     path: web::Path<String>,
     form: web::Form<TagForm>,
 ) -> Result<HttpResponse, AppError> {
-    let athlete = athlete_id(&path)?;
+    let athlete = parse_id(&path)?;
     let mut view = back_view(&form.back);
     let mut conn = state.db.conn().await?;
     let done = roster::remove_tag(&mut conn, user.id(), athlete, form.tag.trim()).await;

@@ -28,7 +28,9 @@ use crate::db::coaching::{self, Access, Invitation, Kind, Outcome, Target, Token
 use crate::db::users;
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::web::forms::{FieldErrors, email_field, is_htmx, redirect, render_with_status};
+use crate::web::forms::{
+    FieldErrors, email_field, is_htmx, parse_id, redirect, render_with_status,
+};
 use crate::web::layout::PageContext;
 
 /// Routes of this module.
@@ -83,10 +85,6 @@ fn access_options() -> Vec<(&'static str, &'static str)> {
             "Full — also streams, charts, routes, original files",
         ),
     ]
-}
-
-fn parse_id(raw: &str) -> Result<Uuid, AppError> {
-    Uuid::parse_str(raw).map_err(|_| AppError::NotFound)
 }
 
 fn day(at: DateTime<Utc>) -> String {
