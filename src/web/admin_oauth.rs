@@ -1012,15 +1012,16 @@ async fn audit_action(
     Ok(())
 }
 
-/// A refused call: kept among the provider's recent errors and audited.
+/// A refused subscription call (`action`: `create` | `delete`): kept among the
+/// provider's recent errors and audited; returns what the page then says.
 async fn refused(
     state: &AppState,
     req: &HttpRequest,
     admin: uuid::Uuid,
     event_type: &str,
     action: &str,
-    refusal: &subscriptions::Refused,
-) -> Result<(), AppError> {
+    refusal: subscriptions::Refused,
+) -> Result<Outcome, AppError> {
     let mut conn = state.db.conn().await?;
     let recorded = crate::db::provider_errors::insert(
         &mut conn,
@@ -1042,7 +1043,12 @@ async fn refused(
         serde_json::json!({ "provider": "strava", "action": action, "status": refusal.status }),
         None,
     )
-    .await
+    .await?;
+    Ok(Outcome {
+        tone: "error",
+        title: format!("The subscription was not {action}d."),
+        lines: vec![refusal.message],
+    })
 }
 
 /// `POST /admin/oauth-apps/{provider}/subscription` (`action=create|delete`).
@@ -1149,27 +1155,16 @@ async fn create_subscription(
                     &format!("{target}?done=subscription_adopted"),
                 ));
             }
-            refused(
+            let outcome = refused(
                 state,
                 req,
                 admin_id,
                 event::OAUTH_SUBSCRIPTION_CREATED,
                 "create",
-                &refusal,
+                refusal,
             )
             .await?;
-            with_outcome(
-                ctx,
-                state,
-                provider,
-                Outcome {
-                    tone: "error",
-                    title: "The subscription was not created.".to_owned(),
-                    lines: vec![refusal.message],
-                },
-                StatusCode::OK,
-            )
-            .await
+            with_outcome(ctx, state, provider, outcome, StatusCode::OK).await
         }
     }
 }
@@ -1214,27 +1209,16 @@ async fn delete_subscription(
             Ok(redirect(req, &format!("{target}?done={code}")))
         }
         Err(refusal) => {
-            refused(
+            let outcome = refused(
                 state,
                 req,
                 admin_id,
                 event::OAUTH_SUBSCRIPTION_DELETED,
                 "delete",
-                &refusal,
+                refusal,
             )
             .await?;
-            with_outcome(
-                ctx,
-                state,
-                provider,
-                Outcome {
-                    tone: "error",
-                    title: "The subscription was not deleted.".to_owned(),
-                    lines: vec![refusal.message],
-                },
-                StatusCode::OK,
-            )
-            .await
+            with_outcome(ctx, state, provider, outcome, StatusCode::OK).await
         }
     }
 }
