@@ -455,6 +455,38 @@ async fn change_access(
     Ok(redirect(&req, "/settings/sharing?done=access_changed"))
 }
 
+/// End the link between `coach` and `athlete` (404 when there is none) and
+/// audit it, in one transaction: the subject is the other side, the details
+/// name the side acting (`athlete` revokes, `coach` ends) and the access the
+/// link had.
+async fn end_link(
+    state: &AppState,
+    acting: &Acting,
+    coach: Uuid,
+    athlete: Uuid,
+    event_type: &str,
+) -> Result<(), AppError> {
+    let (side, other) = if acting.user == coach {
+        ("coach", athlete)
+    } else {
+        ("athlete", coach)
+    };
+    let mut tx = state.db.pool().begin().await?;
+    let before = coaching::unlink(&mut tx, coach, athlete)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let mut details = serde_json::Map::new();
+    details.insert(side.to_owned(), serde_json::json!(acting.user));
+    details.insert("access".to_owned(), serde_json::json!(before.as_str()));
+    audit::record(
+        &mut tx,
+        acting.event(event_type, Some(other), None, details.into()),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 async fn revoke(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -463,21 +495,14 @@ async fn revoke(
 ) -> Result<HttpResponse, AppError> {
     let coach = parse_id(&path)?;
     let acting = Acting::new(&req, &state, &user);
-    let mut tx = state.db.pool().begin().await?;
-    let before = coaching::unlink(&mut tx, coach, user.id())
-        .await?
-        .ok_or(AppError::NotFound)?;
-    audit::record(
-        &mut tx,
-        acting.event(
-            event::COACH_ACCESS_REVOKED,
-            Some(coach),
-            None,
-            serde_json::json!({ "athlete": user.id(), "access": before.as_str() }),
-        ),
+    end_link(
+        &state,
+        &acting,
+        coach,
+        user.id(),
+        event::COACH_ACCESS_REVOKED,
     )
     .await?;
-    tx.commit().await?;
     Ok(redirect(&req, "/settings/sharing?done=revoked"))
 }
 
@@ -887,21 +912,7 @@ async fn coach_end(
 ) -> Result<HttpResponse, AppError> {
     let athlete = parse_id(&path)?;
     let acting = Acting::new(&req, &state, &user);
-    let mut tx = state.db.pool().begin().await?;
-    let before = coaching::unlink(&mut tx, user.id(), athlete)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    audit::record(
-        &mut tx,
-        acting.event(
-            event::COACH_LINK_ENDED,
-            Some(athlete),
-            None,
-            serde_json::json!({ "coach": user.id(), "access": before.as_str() }),
-        ),
-    )
-    .await?;
-    tx.commit().await?;
+    end_link(&state, &acting, user.id(), athlete, event::COACH_LINK_ENDED).await?;
     Ok(redirect(&req, "/coach/invitations?done=ended"))
 }
 
