@@ -103,6 +103,30 @@ pub struct Link {
     pub since: DateTime<Utc>,
 }
 
+/// A link row with the other side's name and email, as [`coaches_of`] and
+/// [`athletes_of`] read it.
+struct LinkRow {
+    coach_id: Uuid,
+    athlete_id: Uuid,
+    access: String,
+    created_at: DateTime<Utc>,
+    display_name: String,
+    email: String,
+}
+
+impl From<LinkRow> for Link {
+    fn from(r: LinkRow) -> Self {
+        Self {
+            coach_id: r.coach_id,
+            athlete_id: r.athlete_id,
+            other_name: r.display_name,
+            other_email: r.email,
+            access: Access::from_db(&r.access),
+            since: r.created_at,
+        }
+    }
+}
+
 /// The coaches of an athlete, by name.
 ///
 /// # Errors
@@ -111,7 +135,8 @@ pub async fn coaches_of(
     conn: &mut PgConnection,
     athlete_id: Uuid,
 ) -> Result<Vec<Link>, sqlx::Error> {
-    let rows = sqlx::query!(
+    let rows = sqlx::query_as!(
+        LinkRow,
         "SELECT l.coach_id, l.athlete_id, l.access, l.created_at, u.display_name, u.email
          FROM coach_links l JOIN users u ON u.id = l.coach_id
          WHERE l.athlete_id = $1 ORDER BY lower(u.display_name), u.id",
@@ -119,17 +144,7 @@ pub async fn coaches_of(
     )
     .fetch_all(conn)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| Link {
-            coach_id: r.coach_id,
-            athlete_id: r.athlete_id,
-            other_name: r.display_name,
-            other_email: r.email,
-            access: Access::from_db(&r.access),
-            since: r.created_at,
-        })
-        .collect())
+    Ok(rows.into_iter().map(Link::from).collect())
 }
 
 /// The athletes of a coach, by name.
@@ -140,7 +155,8 @@ pub async fn athletes_of(
     conn: &mut PgConnection,
     coach_id: Uuid,
 ) -> Result<Vec<Link>, sqlx::Error> {
-    let rows = sqlx::query!(
+    let rows = sqlx::query_as!(
+        LinkRow,
         "SELECT l.coach_id, l.athlete_id, l.access, l.created_at, u.display_name, u.email
          FROM coach_links l JOIN users u ON u.id = l.athlete_id
          WHERE l.coach_id = $1 ORDER BY lower(u.display_name), u.id",
@@ -148,17 +164,7 @@ pub async fn athletes_of(
     )
     .fetch_all(conn)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| Link {
-            coach_id: r.coach_id,
-            athlete_id: r.athlete_id,
-            other_name: r.display_name,
-            other_email: r.email,
-            access: Access::from_db(&r.access),
-            since: r.created_at,
-        })
-        .collect())
+    Ok(rows.into_iter().map(Link::from).collect())
 }
 
 /// Create a link, or set the access of an existing one. Returns the access it
