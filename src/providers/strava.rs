@@ -262,22 +262,6 @@ impl Strava {
         .await
     }
 
-    async fn mark_needs_reauth(&self, user_id: Uuid, message: &str) -> Result<(), sqlx::Error> {
-        let mut conn = self.pool.acquire().await?;
-        sqlx::query!(
-            "UPDATE provider_connections SET status = 'needs_reauth', last_error = $3, last_error_at = $4,
-                    updated_at = now()
-             WHERE user_id = $1 AND provider = $2",
-            user_id,
-            PROVIDER,
-            message,
-            self.ctx.clock.now()
-        )
-        .execute(&mut *conn)
-        .await?;
-        Ok(())
-    }
-
     async fn get<T: DeserializeOwned>(
         &self,
         user_id: Uuid,
@@ -285,22 +269,15 @@ impl Strava {
         path: &str,
         query: &[(&str, String)],
     ) -> Result<T, ApiError> {
-        let token = match tokens::access_token(&self.ctx, &self.pool, user_id, Provider::Strava)
-            .await
-        {
-            Ok(token) => token,
-            Err(TokenError::NotConnected) => return Err(ApiError::NotConnected),
-            Err(TokenError::NeedsReauth) => {
-                self.mark_needs_reauth(
-                    user_id,
-                    "Strava no longer accepts Pierre's access to your account. Connect Strava again to resume syncing.",
-                )
-                .await?;
-                return Err(ApiError::Unauthorized);
-            }
-            Err(TokenError::Transient(message)) => return Err(ApiError::Transient(message)),
-            Err(TokenError::Database(e)) => return Err(ApiError::Database(e)),
-        };
+        let token =
+            match tokens::access_token(&self.ctx, &self.pool, user_id, Provider::Strava).await {
+                Ok(token) => token,
+                Err(TokenError::NotConnected) => return Err(ApiError::NotConnected),
+                // Already marked, with its sentence, where the refusal was seen.
+                Err(TokenError::NeedsReauth) => return Err(ApiError::Unauthorized),
+                Err(TokenError::Transient(message)) => return Err(ApiError::Transient(message)),
+                Err(TokenError::Database(e)) => return Err(ApiError::Database(e)),
+            };
         let now = self.ctx.clock.now();
         {
             let mut conn = self.pool.acquire().await?;
@@ -364,7 +341,12 @@ impl Strava {
             } else {
                 "Strava no longer accepts Pierre's access to your account. Connect Strava again to resume syncing."
             };
-            self.mark_needs_reauth(user_id, message).await?;
+            {
+                let mut conn = self.pool.acquire().await?;
+                let now = self.ctx.clock.now();
+                tokens::mark_needs_reauth(&mut conn, user_id, Provider::Strava, message, now)
+                    .await?;
+            }
             record_error(
                 &self.pool,
                 Some(user_id),
