@@ -837,11 +837,7 @@ async fn send_original(
     name: String,
     gzip: Vec<u8>,
 ) -> Result<HttpResponse, AppError> {
-    let accepts_gzip = req
-        .headers()
-        .get(header::ACCEPT_ENCODING)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("gzip"));
+    let accepts_gzip = crate::web::compress::headers_accept_gzip(req.headers());
     let mut res = HttpResponse::Ok();
     res.insert_header(attachment(&name))
         .insert_header((header::CONTENT_TYPE, "application/octet-stream"))
