@@ -27,7 +27,7 @@ use crate::db::summaries::{Record, Scope, Summary};
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::web::format::{self, Units};
-use crate::web::forms::{is_htmx, render_with_status};
+use crate::web::forms::{htmx_targets, render_with_status};
 use crate::web::layout::PageContext;
 use crate::web::subject::{CoachSubject, Subject, SubjectView};
 use crate::web::thresholds::RecomputeView;
@@ -567,12 +567,7 @@ async fn render(
     };
     drop(conn);
     let page = build(ctx, units, subject, range, &overview, view, now);
-    if is_htmx(req)
-        && req
-            .headers()
-            .get("hx-target")
-            .is_some_and(|t| t == "dash-range")
-    {
+    if htmx_targets(req, "dash-range") {
         render_with_status(&page.as_range(), StatusCode::OK)
     } else {
         render_with_status(&page, StatusCode::OK)

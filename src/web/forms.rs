@@ -87,6 +87,17 @@ pub fn is_htmx(req: &HttpRequest) -> bool {
     req.headers().contains_key("hx-request")
 }
 
+/// An htmx request that swaps the element with this `id` (`HX-Target`): the
+/// page answers with that region only.
+#[must_use]
+pub fn htmx_targets(req: &HttpRequest, id: &str) -> bool {
+    is_htmx(req)
+        && req
+            .headers()
+            .get("hx-target")
+            .is_some_and(|t| t.as_bytes() == id.as_bytes())
+}
+
 /// Redirect after a successful form: 303 for browsers, `HX-Redirect` for htmx
 /// (which would otherwise follow the redirect inside its swap target).
 #[must_use]

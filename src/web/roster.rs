@@ -33,7 +33,7 @@ use crate::error::AppError;
 use crate::state::AppState;
 use crate::web::compress;
 use crate::web::dashboard::{self, FormStatus, Today};
-use crate::web::forms::{is_htmx, parse_id, redirect, render_with_status};
+use crate::web::forms::{htmx_targets, parse_id, redirect, render_with_status};
 use crate::web::layout::PageContext;
 
 /// Routes of this module.
@@ -445,11 +445,7 @@ impl Page {
 /// when it was cached: a view costs compressing the page's few kilobytes of
 /// shell, not the region's hundreds.
 fn respond(req: &HttpRequest, mut page: Page) -> Result<HttpResponse, AppError> {
-    let region_only = is_htmx(req)
-        && req
-            .headers()
-            .get("hx-target")
-            .is_some_and(|t| t == "roster-region");
+    let region_only = htmx_targets(req, "roster-region");
     if let Some(region) = page
         .cached_region
         .clone()
@@ -741,25 +737,10 @@ struct TagForm {
 fn back_view(back: &str) -> View {
     let qs = back.strip_prefix("/coach").unwrap_or("");
     let qs = qs.strip_prefix('?').unwrap_or("");
-    let q: Query = parse_query(qs);
+    let q = web::Query::<Query>::from_query(qs)
+        .map(web::Query::into_inner)
+        .unwrap_or_default();
     View::of(&q)
-}
-
-fn parse_query(qs: &str) -> Query {
-    let mut q = Query::default();
-    for (k, v) in url::form_urlencoded::parse(qs.as_bytes()) {
-        let v = Some(v.into_owned());
-        match k.as_ref() {
-            "sort" => q.sort = v,
-            "dir" => q.dir = v,
-            "flag" => q.flag = v,
-            "tag" => q.tag = v,
-            "q" => q.q = v,
-            "edit" => q.edit = v,
-            _ => {}
-        }
-    }
-    q
 }
 
 /// A tag as stored: trimmed, 1–40 characters, no control characters.
