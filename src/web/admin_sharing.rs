@@ -300,7 +300,6 @@ async fn set_visibility(
     if !changed {
         return Ok(redirect(&req, "/admin/sharing?done=unchanged"));
     }
-    let athletes = coaching::athletes_with_source(&mut tx, source).await?;
     let job = jobs::enqueue(
         &mut tx,
         jobs::REBUILD_COACH,
@@ -322,7 +321,6 @@ async fn set_visibility(
             details: serde_json::json!({
                 "source": source,
                 "coach_visible": visible,
-                "athletes_to_recompute": athletes.len(),
                 "job": job,
             }),
         },
