@@ -50,39 +50,34 @@ pub fn job_error(err: ApiError) -> anyhow::Error {
 
 /// Queue a poll for every active connection whose `next_sync_at` is due.
 ///
-/// The same statement moves it [`POLL_EVERY`] ahead in the same statement (so a failing poll is
-/// not queued again every minute). Returns how many were queued.
+/// One statement moves `next_sync_at` [`POLL_EVERY`] ahead (so a failing poll
+/// is not queued again every minute) and queues the polls, so the two happen
+/// together or not at all, whatever the number of connections. A poll already
+/// waiting or running for a connection is not queued twice (`dedupe_key`).
+/// Returns how many were queued.
 ///
 /// # Errors
 /// Database errors.
 pub async fn schedule_polls(pool: &PgPool, ctx: &ProviderCtx) -> Result<usize, sqlx::Error> {
-    let now = ctx.clock.now();
-    let mut conn = pool.acquire().await?;
-    let due = sqlx::query!(
-        "UPDATE provider_connections SET next_sync_at = $1::timestamptz + make_interval(secs => $2)
-         WHERE status = 'active' AND provider = 'strava' AND next_sync_at <= $1
-         RETURNING user_id, provider",
-        now,
-        POLL_EVERY.as_seconds_f64()
+    let queued = sqlx::query_scalar!(
+        r#"WITH due AS (
+             UPDATE provider_connections SET next_sync_at = $1::timestamptz + make_interval(secs => $2)
+             WHERE status = 'active' AND provider = 'strava' AND next_sync_at <= $1
+             RETURNING user_id, provider
+           ), queued AS (
+             INSERT INTO jobs (kind, user_id, payload, dedupe_key)
+             SELECT $3, user_id, jsonb_build_object('provider', provider),
+                    'poll:' || user_id::text || ':' || provider
+             FROM due
+             ON CONFLICT (dedupe_key) WHERE state IN ('queued', 'running') DO NOTHING
+             RETURNING 1
+           )
+           SELECT count(*) AS "n!" FROM queued"#,
+        ctx.clock.now(),
+        POLL_EVERY.as_seconds_f64(),
+        jobs::SYNC_POLL
     )
-    .fetch_all(&mut *conn)
+    .fetch_one(pool)
     .await?;
-    let mut queued = 0;
-    for row in due {
-        let key = format!("poll:{}:{}", row.user_id, row.provider);
-        let payload = serde_json::json!({ "provider": row.provider });
-        if jobs::enqueue(
-            &mut conn,
-            jobs::SYNC_POLL,
-            Some(row.user_id),
-            &payload,
-            Some(&key),
-        )
-        .await?
-        .is_some()
-        {
-            queued += 1;
-        }
-    }
-    Ok(queued)
+    Ok(usize::try_from(queued).unwrap_or(0))
 }
