@@ -156,11 +156,13 @@ pub async fn read_at(
     .await
 }
 
-/// Whose an activity is and whether coaches may see its source.
-#[derive(Debug, Clone, Copy)]
+/// Whose an activity is and where it came from.
+#[derive(Debug, Clone)]
 pub struct ActivityOwner {
     pub user_id: Uuid,
-    pub coach_visible: bool,
+    /// Where it came from (`upload`, `strava`, `garmin`): a coach may comment
+    /// only on sources coaches may see.
+    pub source: String,
 }
 
 /// The owner of an activity, if it exists.
@@ -171,18 +173,13 @@ pub async fn owner(
     conn: &mut PgConnection,
     activity_id: Uuid,
 ) -> Result<Option<ActivityOwner>, sqlx::Error> {
-    let row = sqlx::query!(
-        r#"SELECT a.user_id, coalesce(v.coach_visible, false) AS "coach_visible!"
-           FROM activities a LEFT JOIN source_visibility v ON v.source = a.source
-           WHERE a.id = $1"#,
+    sqlx::query_as!(
+        ActivityOwner,
+        "SELECT user_id, source FROM activities WHERE id = $1",
         activity_id
     )
     .fetch_optional(conn)
-    .await?;
-    Ok(row.map(|r| ActivityOwner {
-        user_id: r.user_id,
-        coach_visible: r.coach_visible,
-    }))
+    .await
 }
 
 /// Validate a comment body: trimmed, 1 to [`MAX_BODY`] characters, no

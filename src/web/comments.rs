@@ -22,12 +22,13 @@ use serde::Deserialize;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::auth::{CurrentUser, RequireCoach};
-use crate::db::{coaching, comments};
+use crate::auth::CurrentUser;
+use crate::db::comments;
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::web::forms::{is_htmx, parse_id, redirect, render_with_status};
 use crate::web::layout::PageContext;
+use crate::web::subject::CoachSubject;
 
 /// Routes of this module.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -232,35 +233,32 @@ async fn athlete_comment(
 }
 
 /// `POST /coach/athletes/{id}/activities/{activity_id}/comments`: a linked
-/// coach (either access level) on an activity they may see. Like the coach
-/// pages themselves, it needs the coach role as well as the link (403 without).
+/// coach (either access level) on an activity they may see. The coach and the
+/// link are checked as on every coach page ([`CoachSubject`]: the coach role,
+/// else 403; a link to an active athlete, else 404).
 async fn coach_comment(
     req: HttpRequest,
     ctx: PageContext,
     state: web::Data<AppState>,
-    RequireCoach(user): RequireCoach,
+    coach: CoachSubject,
     path: web::Path<(String, String)>,
     form: web::Form<CommentForm>,
 ) -> Result<HttpResponse, AppError> {
-    let (athlete, activity) = path.into_inner();
-    let athlete = parse_id(&athlete)?;
+    let (_, activity) = path.into_inner();
     let activity = parse_id(&activity)?;
+    let athlete = coach.subject.athlete;
     let mut conn = state.db.conn().await?;
-    let access = coaching::access(&mut conn, user.id(), athlete).await;
-    if conn.check(access)?.is_none() {
-        return Err(AppError::NotFound);
-    }
     let owner = comments::owner(&mut conn, activity).await;
     let owner = conn.check(owner)?;
     drop(conn);
-    if owner.is_none_or(|o| o.user_id != athlete || !o.coach_visible) {
+    if owner.is_none_or(|o| o.user_id != athlete || !coach.subject.may_see(&o.source)) {
         return Err(AppError::NotFound);
     }
     add_and_answer(
         &req,
         ctx,
         &state,
-        &user,
+        &coach.viewer,
         Place {
             activity_id: activity,
             action: coach_action(athlete, activity),

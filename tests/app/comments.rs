@@ -277,6 +277,24 @@ async fn comments_are_checked_and_only_allowed_people_may_write() {
         .await
         .unwrap();
 
+    // A disabled athlete's activities take no coach comments, as her coach pages answer 404.
+    sqlx::query("UPDATE users SET disabled_at = now() WHERE id = $1")
+        .bind(ana)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(
+        post_comment(&app, &coach, &coach_path, "disabled", false)
+            .await
+            .status(),
+        404
+    );
+    sqlx::query("UPDATE users SET disabled_at = NULL WHERE id = $1")
+        .bind(ana)
+        .execute(&app.db)
+        .await
+        .unwrap();
+
     // After revocation the coach can no longer comment (next request).
     let token = app.csrf_token(&athlete).await;
     let res = athlete
