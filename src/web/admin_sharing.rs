@@ -15,7 +15,7 @@ use serde::Deserialize;
 
 use crate::auth::{RequireAdmin, client_ip_text, user_agent};
 use crate::db::audit::{self, NewEvent, event};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::db::coaching::{self, Kind};
 use crate::db::jobs;
@@ -171,22 +171,28 @@ fn rebuild_view(p: Option<&jobs::Progress>, now: DateTime<Utc>) -> Option<Recomp
             if n == 1 { "athlete" } else { "athletes" }
         )
     };
-    RecomputeView::of_job(p, now, POLL, |phase, p| match phase {
-        Phase::Retrying => {
-            "Recomputing the coach figures failed and will be retried shortly.".to_owned()
-        }
-        Phase::Queued => "The coach figures will be recomputed in a moment.".to_owned(),
-        Phase::Running => format!(
-            "Recomputing the coach figures: {} of {}.",
-            format::thousands(i64::from(p.done)),
-            athletes(p.total)
-        ),
-        Phase::Done => format!("Coach figures recomputed for {}.", athletes(p.total)),
-        Phase::Dead => format!(
-            "Recomputing the coach figures failed: {}. Retry it from Jobs.",
-            p.last_error.as_deref().unwrap_or("unknown error")
-        ),
-    })
+    RecomputeView::of_job(
+        p,
+        now,
+        POLL,
+        TimeDelta::minutes(1),
+        |phase, p| match phase {
+            Phase::Retrying => {
+                "Recomputing the coach figures failed and will be retried shortly.".to_owned()
+            }
+            Phase::Queued => "The coach figures will be recomputed in a moment.".to_owned(),
+            Phase::Running => format!(
+                "Recomputing the coach figures: {} of {}.",
+                format::thousands(i64::from(p.done)),
+                athletes(p.total)
+            ),
+            Phase::Done => format!("Coach figures recomputed for {}.", athletes(p.total)),
+            Phase::Dead => format!(
+                "Recomputing the coach figures failed: {}. Retry it from Jobs.",
+                p.last_error.as_deref().unwrap_or("unknown error")
+            ),
+        },
+    )
 }
 
 /// Where the status box polls itself.

@@ -31,6 +31,7 @@ use crate::state::AppState;
 use crate::web::format;
 use crate::web::forms::{redirect, render_with_status};
 use crate::web::layout::{Flash, FlashLevel, PageContext};
+use crate::web::thresholds::{Phase, RecomputeView};
 
 /// Routes of this module.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -181,82 +182,48 @@ fn store_pending(user: &CurrentUser, pending: &[Pending]) -> Result<(), AppError
 
 // ---------------------------------------------------------------------- page
 
-/// The latest backfill as the athlete sees it.
-#[derive(Debug, Clone)]
-pub struct BackfillView {
-    /// Poll again (queued or running).
-    pub active: bool,
-    /// `info`, `success` or `error`.
-    pub kind: &'static str,
-    pub text: String,
-    pub done: i32,
-    pub total: i32,
-}
-
-impl BackfillView {
-    /// What to show for a provider's latest backfill: active jobs, finished
-    /// ones for ten minutes, failed ones until the next.
-    #[must_use]
-    pub fn of(p: Option<&jobs::Progress>, provider: Provider, now: DateTime<Utc>) -> Option<Self> {
-        let p = p?;
-        let name = provider_name(provider);
-        let view = |active, kind, text: String| Self {
-            active,
-            kind,
-            text,
-            done: p.done,
-            total: p.total,
-        };
-        let count = |n: i32| {
-            format!(
-                "{} {}",
-                format::thousands(i64::from(n)),
-                if n == 1 { "activity" } else { "activities" }
-            )
-        };
-        match p.state.as_str() {
-            "queued" if p.last_error.is_some() => Some(view(
-                true,
-                "error",
-                format!("Importing your {name} history hit a problem and will be retried shortly."),
-            )),
-            "queued" => Some(view(
-                true,
-                "info",
-                format!("Your {name} history will start importing in a moment."),
-            )),
-            "running" if p.total > 0 => Some(view(
-                true,
-                "info",
-                format!(
-                    "Importing your {name} history: {} of {} activities.",
-                    format::thousands(i64::from(p.done)),
-                    format::thousands(i64::from(p.total))
-                ),
-            )),
-            "running" => Some(view(
-                true,
-                "info",
-                format!("Importing your {name} history: {} so far.", count(p.done)),
-            )),
-            "done" if now - p.updated_at < TimeDelta::minutes(10) => Some(view(
-                false,
-                "success",
-                format!(
-                    "Your {name} history is imported ({}).",
-                    count(p.total.max(p.done))
-                ),
-            )),
-            "dead" => Some(view(
-                false,
-                "error",
-                format!(
-                    "Importing your {name} history failed. New activities still arrive; to import the history again, disconnect and connect {name}. If it keeps failing, tell your administrator."
-                ),
-            )),
-            _ => None,
-        }
-    }
+/// What to show for a provider's latest backfill (the jobs' status box):
+/// active jobs, finished ones for ten minutes, failed ones until the next.
+#[must_use]
+pub fn backfill_view(
+    p: Option<&jobs::Progress>,
+    provider: Provider,
+    now: DateTime<Utc>,
+) -> Option<RecomputeView> {
+    let name = provider_name(provider);
+    let count = |n: i32| {
+        format!(
+            "{} {}",
+            format::thousands(i64::from(n)),
+            if n == 1 { "activity" } else { "activities" }
+        )
+    };
+    let poll = format!("/connections/{}/status", provider.as_str());
+    RecomputeView::of_job(
+        p,
+        now,
+        poll,
+        TimeDelta::minutes(10),
+        |phase, p| match phase {
+            Phase::Retrying => {
+                format!("Importing your {name} history hit a problem and will be retried shortly.")
+            }
+            Phase::Queued => format!("Your {name} history will start importing in a moment."),
+            Phase::Running if p.total > 0 => format!(
+                "Importing your {name} history: {} of {} activities.",
+                format::thousands(i64::from(p.done)),
+                format::thousands(i64::from(p.total))
+            ),
+            Phase::Running => format!("Importing your {name} history: {} so far.", count(p.done)),
+            Phase::Done => format!(
+                "Your {name} history is imported ({}).",
+                count(p.total.max(p.done))
+            ),
+            Phase::Dead => format!(
+                "Importing your {name} history failed. New activities still arrive; to import the history again, disconnect and connect {name}. If it keeps failing, tell your administrator."
+            ),
+        },
+    )
 }
 
 /// One provider on the page.
@@ -269,7 +236,7 @@ pub struct ProviderView {
     /// Why not, when not available.
     pub unavailable: String,
     pub connection: Option<ConnectionView>,
-    pub backfill: Option<BackfillView>,
+    pub backfill: Option<RecomputeView>,
     /// Strava: disconnecting deletes its activities (Strava's terms).
     pub deletes_on_disconnect: bool,
     /// Activities imported from this provider.
@@ -377,7 +344,7 @@ async fn provider_view(
         available: app.is_ok(),
         unavailable,
         connection: connection.as_ref().map(|c| ConnectionView::of(c, provider)),
-        backfill: BackfillView::of(latest.as_ref(), provider, state.clock.now()),
+        backfill: backfill_view(latest.as_ref(), provider, state.clock.now()),
         deletes_on_disconnect: provider == Provider::Strava,
         imported: format!(
             "{} {}",
@@ -436,7 +403,7 @@ async fn page(
 #[template(path = "connections/status.html")]
 struct StatusFragment {
     provider: &'static str,
-    backfill: Option<BackfillView>,
+    backfill: Option<RecomputeView>,
 }
 
 /// `GET /connections/{provider}/status`: the backfill progress, for htmx polling.
@@ -453,7 +420,7 @@ async fn status_fragment(
     Ok(no_store(render_with_status(
         &StatusFragment {
             provider: provider.as_str(),
-            backfill: BackfillView::of(latest.as_ref(), provider, state.clock.now()),
+            backfill: backfill_view(latest.as_ref(), provider, state.clock.now()),
         },
         StatusCode::OK,
     )?))
@@ -1070,20 +1037,19 @@ mod tests {
     fn backfill_progress_reads_like_a_sentence() {
         let now = Utc::now();
         let running =
-            BackfillView::of(Some(&progress("running", 240, 1380)), Provider::Strava, now).unwrap();
+            backfill_view(Some(&progress("running", 240, 1380)), Provider::Strava, now).unwrap();
         assert!(running.active);
         assert_eq!(
             running.text,
             "Importing your Strava history: 240 of 1,380 activities."
         );
-        let done =
-            BackfillView::of(Some(&progress("done", 12, 12)), Provider::Strava, now).unwrap();
+        let done = backfill_view(Some(&progress("done", 12, 12)), Provider::Strava, now).unwrap();
         assert!(!done.active);
         assert_eq!(
             done.text,
             "Your Strava history is imported (12 activities)."
         );
-        assert!(BackfillView::of(None, Provider::Strava, now).is_none());
+        assert!(backfill_view(None, Provider::Strava, now).is_none());
     }
 
     #[test]

@@ -223,7 +223,7 @@ pub struct RecomputeView {
     pub done: i32,
     pub total: i32,
     /// Where the status box polls itself while active.
-    pub poll: &'static str,
+    pub poll: String,
 }
 
 /// Where a job stands, as its status box tells it.
@@ -243,38 +243,26 @@ impl RecomputeView {
     /// jobs, and finished ones for a minute after they end.
     #[must_use]
     pub fn of(p: Option<&jobs::Progress>, now: chrono::DateTime<chrono::Utc>) -> Option<Self> {
-        Self::of_job(p, now, "/settings/thresholds/recompute", |phase, p| {
-            match phase {
-            Phase::Retrying => {
-                "Recomputing your training history failed and will be retried shortly.".to_owned()
-            }
-            Phase::Queued => {
-                "Your training history will be recomputed with the new thresholds in a moment."
-                    .to_owned()
-            }
-            Phase::Running => format!(
-                "Recomputing your training history: {} of {} activities.",
-                format::thousands(i64::from(p.done)),
-                format::thousands(i64::from(p.total))
-            ),
-            Phase::Done => format!(
-                "Training history recomputed with your thresholds ({} {}).",
-                format::thousands(i64::from(p.total)),
-                if p.total == 1 { "activity" } else { "activities" }
-            ),
-            Phase::Dead => "Recomputing your training history failed. Save your thresholds again to retry; if it keeps failing, tell your administrator."
-                .to_owned(),
-        }
-        })
+        let minute = chrono::TimeDelta::minutes(1);
+        Self::of_job(
+            p,
+            now,
+            "/settings/thresholds/recompute",
+            minute,
+            recompute_text,
+        )
     }
 
     /// The status box of any job with progress: the phase (and so whether it
     /// polls `poll`, and its tone) from the job's state, the words from `text`.
+    /// A finished job is shown for `done_for` after it ended, a dead one until
+    /// the next.
     #[must_use]
     pub fn of_job(
         p: Option<&jobs::Progress>,
         now: chrono::DateTime<chrono::Utc>,
-        poll: &'static str,
+        poll: impl Into<String>,
+        done_for: chrono::TimeDelta,
         text: impl Fn(Phase, &jobs::Progress) -> String,
     ) -> Option<Self> {
         let p = p?;
@@ -282,9 +270,7 @@ impl RecomputeView {
             "queued" if p.last_error.is_some() => (Phase::Retrying, true, "error"),
             "queued" => (Phase::Queued, true, "info"),
             "running" => (Phase::Running, true, "info"),
-            "done" if now - p.updated_at < chrono::TimeDelta::minutes(1) => {
-                (Phase::Done, false, "success")
-            }
+            "done" if now - p.updated_at < done_for => (Phase::Done, false, "success"),
             "dead" => (Phase::Dead, false, "error"),
             _ => return None,
         };
@@ -294,8 +280,40 @@ impl RecomputeView {
             text: text(phase, p),
             done: p.done,
             total: p.total,
-            poll,
+            poll: poll.into(),
         })
+    }
+}
+
+/// The athlete's words for their recompute's phases.
+fn recompute_text(phase: Phase, p: &jobs::Progress) -> String {
+    match phase {
+        Phase::Retrying => {
+            "Recomputing your training history failed and will be retried shortly.".to_owned()
+        }
+        Phase::Queued => {
+            "Your training history will be recomputed with the new thresholds in a moment."
+                .to_owned()
+        }
+        Phase::Running => format!(
+            "Recomputing your training history: {} of {} activities.",
+            format::thousands(i64::from(p.done)),
+            format::thousands(i64::from(p.total))
+        ),
+        Phase::Done => format!(
+            "Training history recomputed with your thresholds ({} {}).",
+            format::thousands(i64::from(p.total)),
+            if p.total == 1 {
+                "activity"
+            } else {
+                "activities"
+            }
+        ),
+        Phase::Dead => concat!(
+            "Recomputing your training history failed. Save your thresholds again to retry; ",
+            "if it keeps failing, tell your administrator."
+        )
+        .to_owned(),
     }
 }
 
@@ -627,9 +645,13 @@ mod tests {
             updated_at: now - chrono::TimeDelta::seconds(age_secs),
         };
         let show = |p: &jobs::Progress| {
-            RecomputeView::of_job(Some(p), now, "/poll", |phase, p| {
-                format!("{phase:?} {}/{}", p.done, p.total)
-            })
+            RecomputeView::of_job(
+                Some(p),
+                now,
+                "/poll",
+                chrono::TimeDelta::minutes(1),
+                |phase, p| format!("{phase:?} {}/{}", p.done, p.total),
+            )
             .map(|v| (v.text, v.kind, v.active, v.poll))
         };
         let cases = [
@@ -668,7 +690,8 @@ mod tests {
                 assert_eq!(poll, "/poll");
             }
         }
-        assert!(RecomputeView::of_job(None, now, "/poll", |_, _| String::new()).is_none());
+        let minute = chrono::TimeDelta::minutes(1);
+        assert!(RecomputeView::of_job(None, now, "/poll", minute, |_, _| String::new()).is_none());
     }
 
     #[test]
