@@ -537,7 +537,8 @@ pub async fn laps(
     .await
 }
 
-/// The original file of an activity of a user: (name, gzip bytes).
+/// The original file of an activity of a user: (name, gzip bytes); with
+/// `sources`, only for an activity from one of them (a coach's view).
 ///
 /// # Errors
 /// Database errors.
@@ -545,12 +546,14 @@ pub async fn original(
     conn: &mut PgConnection,
     user_id: Uuid,
     id: Uuid,
+    sources: Option<&[String]>,
 ) -> Result<Option<(String, Vec<u8>)>, sqlx::Error> {
     let row = sqlx::query!(
         "SELECT f.file_name, f.gzip FROM activity_files f JOIN activities a ON a.id = f.activity_id
-         WHERE a.user_id = $1 AND a.id = $2",
+         WHERE a.user_id = $1 AND a.id = $2 AND ($3::text[] IS NULL OR a.source = ANY($3))",
         user_id,
-        id
+        id,
+        sources
     )
     .fetch_optional(conn)
     .await?;

@@ -802,7 +802,7 @@ async fn original(
 ) -> Result<HttpResponse, AppError> {
     let id = parse_id(&path)?;
     let mut conn = state.db.conn().await?;
-    let found = activities::original(&mut conn, user.id(), id).await;
+    let found = activities::original(&mut conn, user.id(), id, None).await;
     let (name, gzip) = conn.check(found)?.ok_or(AppError::NotFound)?;
     drop(conn);
     send_original(&req, name, gzip).await
@@ -823,10 +823,7 @@ async fn coach_original(
         return Err(AppError::NotFound);
     }
     let mut conn = state.db.conn().await?;
-    let visible =
-        activities::get_visible(&mut conn, subject.athlete, id, subject.sources(), false).await;
-    conn.check(visible)?.ok_or(AppError::NotFound)?;
-    let found = activities::original(&mut conn, subject.athlete, id).await;
+    let found = activities::original(&mut conn, subject.athlete, id, subject.sources()).await;
     let (name, gzip) = conn.check(found)?.ok_or(AppError::NotFound)?;
     drop(conn);
     send_original(&req, name, gzip).await

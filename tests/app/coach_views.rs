@@ -127,7 +127,17 @@ async fn ana(app: &TestApp) -> Ana {
         .await,
     ];
     let stravas = [
-        store(app, id, Source::Strava, "Strava one", day(1), 120.0, None).await,
+        // With a file, so that refusing its original to coaches is the source rule at work.
+        store(
+            app,
+            id,
+            Source::Strava,
+            "Strava one",
+            day(1),
+            120.0,
+            Some(original),
+        )
+        .await,
         store(app, id, Source::Strava, "Strava two", day(2), 110.0, None).await,
         store(app, id, Source::Strava, "Strava three", day(3), 100.0, None).await,
     ];
