@@ -114,36 +114,6 @@ pub async fn set_subscription(
     Ok(())
 }
 
-/// A provider's row of the app-wide rate budget (`provider_budget`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Budget {
-    pub window_start: DateTime<Utc>,
-    pub short_used: i32,
-    pub short_read_used: i32,
-    pub day_start: chrono::NaiveDate,
-    pub daily_used: i32,
-    pub daily_read_used: i32,
-    pub blocked_until: Option<DateTime<Utc>>,
-}
-
-/// The provider's budget counters, if any call was ever counted.
-///
-/// # Errors
-/// Database errors.
-pub async fn budget(
-    conn: &mut PgConnection,
-    provider: &str,
-) -> Result<Option<Budget>, sqlx::Error> {
-    sqlx::query_as!(
-        Budget,
-        "SELECT window_start, short_used, short_read_used, day_start, daily_used, daily_read_used, blocked_until
-         FROM provider_budget WHERE provider = $1",
-        provider
-    )
-    .fetch_optional(conn)
-    .await
-}
-
 /// A recent provider error, for the admin page.
 #[derive(Debug, Clone)]
 pub struct ProviderError {

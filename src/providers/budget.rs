@@ -95,7 +95,7 @@ pub fn room_at(usage: &Usage, limits: &Limits, read: bool, now: DateTime<Utc>) -
     }
 }
 
-/// The stored row (for the refusal path and the admin page).
+/// The stored row (for the refusal path and, through [`current`], the admin page).
 #[derive(Debug, Clone)]
 struct Row {
     window_start: DateTime<Utc>,
@@ -262,7 +262,8 @@ pub async fn block(
     Ok(())
 }
 
-/// The counts of the current window and day, and the block if one is in force.
+/// The counts of the current window and day, and the block if one is in force
+/// (the admin page's usage bars).
 ///
 /// # Errors
 /// Database errors.

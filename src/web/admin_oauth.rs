@@ -25,6 +25,7 @@ use crate::db::audit::{self, NewEvent, event};
 use crate::db::oauth_apps::{self, AppRow, AppUpdate, column};
 use crate::domain::Provider;
 use crate::error::AppError;
+use crate::providers::budget::{self, Usage};
 use crate::providers::subscriptions;
 use crate::state::AppState;
 use crate::web::forms::{FieldErrors, redirect, render_with_status, text_field};
@@ -259,7 +260,8 @@ fn webhook_url(state: &AppState, provider: Provider) -> String {
 struct Loaded {
     app: Option<AppRow>,
     connected: i64,
-    budget: Option<oauth_apps::Budget>,
+    /// The counts of the current window and day, and a 429 block in force.
+    usage: (Usage, Option<DateTime<Utc>>),
     errors: Vec<oauth_apps::ProviderError>,
 }
 
@@ -286,17 +288,15 @@ pub struct UsageView {
     pub blocked: Option<String>,
 }
 
-/// The usage bars: counts only for the current windows (a row from an earlier
-/// window means no call was counted in this one).
+/// The usage bars: counts of the current windows ([`budget::current`]: a
+/// count from an earlier window or day is no call in this one).
 #[must_use]
 pub fn usage_view(
-    budget: Option<&oauth_apps::Budget>,
+    usage: Usage,
+    blocked_until: Option<DateTime<Utc>>,
     limits: [i32; 4],
-    now: DateTime<Utc>,
 ) -> UsageView {
-    let window = now.timestamp().div_euclid(900);
-    let short_current = budget.filter(|b| b.window_start.timestamp().div_euclid(900) == window);
-    let day_current = budget.filter(|b| b.day_start == now.date_naive());
+    let counted = |n: i32| (n > 0).then_some(n);
     let row = |id, label, used: Option<i32>, limit: i32| {
         let limit = i64::from(limit.max(1));
         used.map_or_else(
@@ -331,37 +331,34 @@ pub fn usage_view(
             row(
                 "usage-short",
                 "All calls, this 15 minutes",
-                short_current.map(|b| b.short_used),
+                counted(usage.short),
                 limits[0],
             ),
             row(
                 "usage-short-read",
                 "Read calls, this 15 minutes",
-                short_current.map(|b| b.short_read_used),
+                counted(usage.read_short),
                 limits[2],
             ),
             row(
                 "usage-daily",
                 "All calls, today (UTC)",
-                day_current.map(|b| b.daily_used),
+                counted(usage.daily),
                 limits[1],
             ),
             row(
                 "usage-daily-read",
                 "Read calls, today (UTC)",
-                day_current.map(|b| b.daily_read_used),
+                counted(usage.read_daily),
                 limits[3],
             ),
         ],
-        blocked: budget
-            .and_then(|b| b.blocked_until)
-            .filter(|until| *until > now)
-            .map(|until| {
-                format!(
-                    "The provider answered 429: calls are paused until {}.",
-                    when(until)
-                )
-            }),
+        blocked: blocked_until.map(|until| {
+            format!(
+                "The provider answered 429: calls are paused until {}.",
+                when(until)
+            )
+        }),
     }
 }
 
@@ -404,14 +401,14 @@ async fn load(state: &AppState, provider: Provider) -> Result<Loaded, AppError> 
         .into_iter()
         .find(|(p, _)| p == provider.as_str())
         .map_or(0, |(_, n)| n);
-    let read = oauth_apps::budget(&mut conn, provider.as_str()).await;
-    let budget = conn.check(read)?;
+    let read = budget::current(&mut conn, provider.as_str(), state.clock.now()).await;
+    let usage = conn.check(read)?;
     let read = oauth_apps::recent_errors(&mut conn, provider.as_str(), ERRORS_SHOWN).await;
     let errors = conn.check(read)?;
     Ok(Loaded {
         app,
         connected,
-        budget,
+        usage,
         errors,
     })
 }
@@ -450,7 +447,8 @@ fn page(
         webhook_url: webhook_url(state, provider),
         connected: loaded.connected,
         usage: usage_view(
-            loaded.budget.as_ref(),
+            loaded.usage.0,
+            loaded.usage.1,
             app.map_or_else(
                 || {
                     let d = provider.defaults();
@@ -470,7 +468,6 @@ fn page(
                     ]
                 },
             ),
-            state.clock.now(),
         ),
         recent_errors: loaded
             .errors
