@@ -304,25 +304,6 @@ pub fn usage_from_headers(headers: &reqwest::header::HeaderMap) -> Option<Usage>
     })
 }
 
-/// The limits Strava reports in an answer's headers, if it does.
-#[must_use]
-pub fn limits_from_headers(headers: &reqwest::header::HeaderMap) -> Option<Limits> {
-    let pair = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .and_then(parse_pair)
-    };
-    let (short, daily) = pair("x-ratelimit-limit")?;
-    let (read_short, read_daily) = pair("x-readratelimit-limit").unwrap_or((short, daily));
-    Some(Limits {
-        short,
-        daily,
-        read_short,
-        read_daily,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -392,7 +373,6 @@ mod tests {
         let mut headers = reqwest::header::HeaderMap::new();
         headers.insert("x-ratelimit-usage", "5,50".parse().unwrap());
         headers.insert("x-readratelimit-usage", "3,30".parse().unwrap());
-        headers.insert("x-ratelimit-limit", "200,2000".parse().unwrap());
         assert_eq!(
             usage_from_headers(&headers),
             Some(Usage {
@@ -401,10 +381,6 @@ mod tests {
                 read_short: 3,
                 read_daily: 30
             })
-        );
-        assert_eq!(
-            limits_from_headers(&headers).map(|l| l.read_short),
-            Some(200)
         );
     }
 }
