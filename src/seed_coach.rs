@@ -13,7 +13,10 @@ use chrono::{NaiveDate, TimeDelta, Utc};
 use sqlx::PgPool;
 
 use crate::auth::password::PasswordHasher;
-use crate::db::summaries::{self, Contribution, Scope, Summary};
+use anyhow::Context as _;
+
+use crate::db::coaching::{self, Access};
+use crate::db::summaries;
 use crate::db::users::{self, Created};
 use crate::seed::{DEMO_PASSWORD, store_profile_thresholds};
 use crate::seed_bulk::{copy_activities, copy_rows};
@@ -296,22 +299,10 @@ pub async fn seed_demo_coach(pool: &PgPool, today: NaiveDate) -> anyhow::Result<
         let seed = 2026 + u64::try_from(i).unwrap_or(0) * 7919;
         let list = sessions(&profile, *story, today, seed);
         activities += list.len();
-        let contributions = copy_rows(id, &profile, &list, seed, &mut copy);
-        let coach_visible: Vec<Contribution> = contributions
-            .iter()
-            .zip(&list)
-            .filter(|(_, (_, source))| *source != "strava")
-            .map(|(c, _)| c.clone())
-            .collect();
-        stored.push((id, contributions, coach_visible));
-        sqlx::query!(
-            "INSERT INTO coach_links (coach_id, athlete_id, access) VALUES ($1, $2, $3)",
-            coach,
-            id,
-            access
-        )
-        .execute(&mut *tx)
-        .await?;
+        copy_rows(id, &profile, &list, seed, &mut copy);
+        stored.push(id);
+        let access = Access::parse(access).context("a demo athlete's access")?;
+        coaching::link(&mut tx, coach, id, access).await?;
         let tags: Vec<String> = tags.iter().map(|t| (*t).to_owned()).collect();
         sqlx::query!(
             "INSERT INTO coach_tags (coach_id, athlete_id, tag) SELECT $1, $2, unnest($3::text[])",
@@ -323,12 +314,9 @@ pub async fn seed_demo_coach(pool: &PgPool, today: NaiveDate) -> anyhow::Result<
         .await?;
     }
     copy_activities(&mut tx, &copy).await?;
-    for (id, all, coach_visible) in &stored {
-        for (scope, list) in [(Scope::All, all), (Scope::Coach, coach_visible)] {
-            if let Some(summary) = Summary::build(list) {
-                summaries::store(&mut tx, *id, scope, &summary).await?;
-            }
-        }
+    // Both summary rows, the coach one from the sources coaches may see now.
+    for id in &stored {
+        summaries::rebuild(&mut tx, *id).await?;
     }
     tx.commit().await?;
     Ok(SeededCoach::Created {
