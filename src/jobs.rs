@@ -16,7 +16,8 @@ use tokio::sync::Notify;
 use uuid::Uuid;
 
 use crate::db::jobs::{self, Job};
-use crate::db::{summaries, thresholds};
+use crate::db::summaries::{self, Scope};
+use crate::db::thresholds;
 use crate::providers::ProviderCtx;
 use crate::sync::{self, JobError};
 use crate::training::{RECOMPUTE_BATCH, recompute};
@@ -248,8 +249,7 @@ async fn run(pool: &PgPool, providers: &ProviderCtx, job: &Job) -> anyhow::Resul
 /// Athletes whose summaries are rebuilt per transaction by [`rebuild_coach_summaries`].
 pub const REBUILD_BATCH: usize = 100;
 
-/// Rebuild the summaries (both scopes; the coach one is what changes) of every
-/// athlete with activities from `source`, [`REBUILD_BATCH`] per transaction,
+/// Rebuild the coach summaries of every athlete with activities from `source`, [`REBUILD_BATCH`] per transaction,
 /// with progress. Idempotent: a retried or re-run job computes the same rows
 /// from the visibility in force when it runs.
 async fn rebuild_coach_summaries(pool: &PgPool, job_id: i64, source: &str) -> anyhow::Result<()> {
@@ -261,7 +261,7 @@ async fn rebuild_coach_summaries(pool: &PgPool, job_id: i64, source: &str) -> an
     for batch in athletes.chunks(REBUILD_BATCH) {
         let mut tx = pool.begin().await?;
         for athlete in batch {
-            summaries::rebuild(&mut tx, *athlete).await?;
+            summaries::rebuild_scopes(&mut tx, *athlete, &[Scope::Coach]).await?;
         }
         tx.commit().await?;
         done += i32::try_from(batch.len()).unwrap_or(i32::MAX);

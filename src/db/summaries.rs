@@ -373,12 +373,27 @@ pub async fn apply(
     Ok(())
 }
 
-/// Rebuild an athlete's summary from all their stored activities (after a
-/// delete, an edit or a recompute). Removes it when none are left.
+/// Rebuild an athlete's summary rows (both scopes) from all their stored
+/// activities (after a delete, an edit or a recompute). Removes a row when
+/// nothing is left for it.
 ///
 /// # Errors
 /// Database errors.
 pub async fn rebuild(conn: &mut PgConnection, user_id: Uuid) -> Result<(), sqlx::Error> {
+    rebuild_scopes(conn, user_id, &[Scope::All, Scope::Coach]).await
+}
+
+/// [`rebuild`] of only some scopes: a change of what coaches may see rebuilds
+/// the `coach` row and leaves the athlete's own row (and its version, which
+/// keys the athlete's cached charts) alone.
+///
+/// # Errors
+/// Database errors.
+pub async fn rebuild_scopes(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    scopes: &[Scope],
+) -> Result<(), sqlx::Error> {
     lock(conn, user_id).await?;
     let rows = sqlx::query!(
         r#"SELECT a.id, a.local_day, a.load, a.power_curve AS "power_curve: Vec<Option<f32>>",
@@ -406,6 +421,9 @@ pub async fn rebuild(conn: &mut PgConnection, user_id: Uuid) -> Result<(), sqlx:
         all.push(c);
     }
     for (scope, contributions) in [(Scope::All, all), (Scope::Coach, coach)] {
+        if !scopes.contains(&scope) {
+            continue;
+        }
         if let Some(summary) = Summary::build(&contributions) {
             store(conn, user_id, scope, &summary).await?;
         } else {

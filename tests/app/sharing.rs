@@ -626,6 +626,20 @@ async fn admins_set_which_sources_coaches_see_and_coach_figures_follow() {
     assert!(text_of(&doc, "#source-strava").unwrap().contains("no"));
     assert!(text_of(&doc, "#source-upload").unwrap().contains("yes"));
 
+    let own_version = || {
+        let pool = app.db.clone();
+        async move {
+            sqlx::query_scalar::<_, chrono::DateTime<chrono::Utc>>(
+                "SELECT updated_at FROM athlete_summaries WHERE user_id = $1 AND scope = 'all'",
+            )
+            .bind(ana)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    let own_before = own_version().await;
+
     // Hiding uploads from coaches empties Ana's coach figures, audited.
     let res = post(
         &app,
@@ -673,6 +687,8 @@ async fn admins_set_which_sources_coaches_see_and_coach_figures_follow() {
         .unwrap();
     drop(conn);
     assert!((all.loads.iter().sum::<f64>() - 80.0).abs() < 1e-6);
+    // Not even rewritten: its version keys Ana's own cached charts.
+    assert_eq!(own_version().await, own_before);
 
     // Showing them again brings the figures back.
     let res = post(
