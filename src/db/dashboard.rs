@@ -35,13 +35,17 @@ pub struct Overview {
     /// Per source, how many activities the viewer may not see (coach views;
     /// empty when every source is visible).
     pub withheld: Vec<Withheld>,
-    /// Comments by others (coaches) on the athlete's activities not read yet.
+    /// Comments by others (coaches) on the athlete's activities not read yet
+    /// (the athlete's own view; 0 for a coach).
     pub unread_comments: i64,
 }
 
-/// Read the overview in one statement: for the athlete (`Scope::All`, every
-/// source) or a coach (`Scope::Coach`, only `sources`, with the count of the
-/// activities withheld per source).
+/// Read the overview in one statement.
+///
+/// For the athlete (`Scope::All`, every source, `sources` `None`), with their
+/// unread comments and latest recompute; for a coach (`Scope::Coach`, only
+/// `sources`), with the count of the activities withheld per source and
+/// neither of the athlete's own.
 ///
 /// # Errors
 /// Database errors.
@@ -59,7 +63,7 @@ pub async fn overview(
                   (SELECT count(*) FROM activity_comments c
                    JOIN activities ca ON ca.id = c.activity_id
                    LEFT JOIN comment_reads cr ON cr.user_id = u.id AND cr.activity_id = c.activity_id
-                   WHERE ca.user_id = u.id AND c.author_id <> u.id
+                   WHERE $6::text[] IS NULL AND ca.user_id = u.id AND c.author_id <> u.id
                      AND (cr.read_at IS NULL OR c.created_at > cr.read_at)) AS "unread_comments!",
                   (SELECT json_agg(r ORDER BY r.start_time DESC) FROM (
                        SELECT a.id, a.sport, a.name, a.start_time, a.utc_offset_s, a.local_day, a.timer_s,
@@ -83,7 +87,8 @@ pub async fn overview(
            CROSS JOIN LATERAL (SELECT ($2::timestamptz AT TIME ZONE u.time_zone)::date AS today) d
            LEFT JOIN athlete_summaries s ON s.user_id = u.id AND s.scope = $5
            LEFT JOIN LATERAL (SELECT id, state, progress_done, progress_total, last_error, updated_at
-                              FROM jobs WHERE user_id = u.id AND kind = $3 ORDER BY id DESC LIMIT 1) j ON true
+                              FROM jobs WHERE $6::text[] IS NULL AND user_id = u.id AND kind = $3
+                              ORDER BY id DESC LIMIT 1) j ON true
            WHERE u.id = $1"#,
         user_id,
         now,

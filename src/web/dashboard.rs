@@ -593,12 +593,8 @@ fn build(
             format!("{}'s training", subject.name)
         },
         subject: SubjectView::of(subject, &o.withheld),
-        // The athlete's own unread comments; not a coach's business.
-        new_comments: if subject.is_own() {
-            o.unread_comments
-        } else {
-            0
-        },
+        // The athlete's own unread comments (0 in a coach's overview).
+        new_comments: o.unread_comments,
         has_data: o.summary_updated.is_some(),
         has_thresholds: o.threshold_entries > 0,
         range_label: range.label(),
@@ -623,12 +619,8 @@ fn build(
             .collect(),
         sources: load_sources(recent, today - TimeDelta::days(34)),
         view,
-        // The recompute job is the athlete's business.
-        recompute: if subject.is_own() {
-            RecomputeView::of(o.recompute.as_ref(), now)
-        } else {
-            None
-        },
+        // The athlete's recompute job (not in a coach's overview).
+        recompute: RecomputeView::of(o.recompute.as_ref(), now),
     }
 }
 

@@ -199,11 +199,30 @@ async fn a_summary_coach_sees_figures_calendar_list_and_summaries_but_no_streams
     link(&app, coach_id, ana.id, "summary").await;
     let base = format!("/coach/athletes/{}", ana.id);
 
+    // A failed recompute of Ana's is hers to see, not her coach's.
+    sqlx::query(
+        "INSERT INTO jobs (kind, user_id, payload, state, attempts, last_error)
+         VALUES ('recompute_metrics', $1, '{\"from\": \"2026-01-01\"}', 'dead', 5, 'boom')",
+    )
+    .bind(ana.id)
+    .execute(&app.db)
+    .await
+    .unwrap();
+    let (_, own) = get(&ana.client, &app, "/dashboard").await;
+    assert!(
+        text_of(&html(&own), "#recompute-status").is_some_and(|t| t.contains("failed")),
+        "the athlete sees her recompute"
+    );
+
     // Dashboard: banner, withheld count, figures from the uploads only.
     let (status, body) = get(&coach, &app, &base).await;
     assert_eq!(status, 200, "{body}");
     assert_read_only(&body, &base, "dashboard");
     let doc = html(&body);
+    assert!(
+        text_of(&doc, "#recompute-status").is_none_or(|t| t.trim().is_empty()),
+        "no recompute box for the coach"
+    );
     assert!(
         text_of(&doc, "#coach-banner")
             .unwrap()
