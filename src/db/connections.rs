@@ -97,7 +97,13 @@ pub async fn cancel_queued_sync(
         "DELETE FROM jobs WHERE user_id = $1 AND state = 'queued' AND kind = ANY($2)
            AND payload->>'provider' = $3",
         user_id,
-        &[jobs::SYNC_BACKFILL, jobs::SYNC_EVENT, jobs::SYNC_POLL].map(str::to_owned)[..],
+        &[
+            jobs::SYNC_BACKFILL,
+            jobs::SYNC_EVENT,
+            jobs::SYNC_POLL,
+            jobs::GARMIN_PING
+        ]
+        .map(str::to_owned)[..],
         provider
     )
     .execute(conn)

@@ -136,6 +136,8 @@ pub async fn enqueue_pings(
             continue;
         };
         let payload = json!({
+            // As every sync job's: what a disconnect cancels by (`connections::cancel_queued_sync`).
+            "provider": Provider::Garmin.as_str(),
             "userId": file.user_id,
             "summaryId": file.summary_id,
             "callbackURL": file.callback_url,

@@ -601,3 +601,46 @@ async fn connecting_garmin_through_pierre_then_a_ping_imports_for_that_athlete()
             .unwrap();
     assert_eq!(owner, rider);
 }
+
+/// Disconnecting Garmin drops the athlete's waiting ping jobs, as it drops
+/// Strava's waiting sync jobs: nothing is left to fail against a connection
+/// that is gone.
+#[tokio::test]
+async fn disconnecting_garmin_cancels_its_waiting_pings() {
+    let sim = simulator();
+    let app = TestApp::spawn_with(Spawn {
+        vars: vec![("PIERRE_DATA_KEYS", keys_var())],
+        ..Spawn::default()
+    })
+    .await;
+    let (admin, _) = signed_in(&app, "admin@example.org", &["athlete", "admin"]).await;
+    configure_garmin_app(&app, &admin, &sim.base).await;
+    let (_, rider) = signed_in(&app, "rider@example.org", &["athlete"]).await;
+    let athlete = sim.sim.athletes()[1].0;
+    connect(&app, &sim, rider, athlete).await;
+
+    // Queued and cancelled in one uncommitted transaction: the app's worker never sees it.
+    let mut tx = app.db.begin().await.unwrap();
+    let notice = pierre::sync::garmin::FileNotice {
+        user_id: garmin::user_id_of(athlete),
+        summary_id: "summary-1".to_owned(),
+        callback_url: format!("{}/wellness-api/rest/activityFile?id=1", sim.base),
+        file_type: "FIT".to_owned(),
+    };
+    let queued = pierre::sync::garmin::enqueue_pings(&mut tx, &[notice])
+        .await
+        .unwrap();
+    assert_eq!(queued.queued, 1);
+    pierre::db::connections::forget(&mut tx, rider, pierre::domain::Provider::Garmin)
+        .await
+        .unwrap();
+    let waiting: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM jobs WHERE user_id = $1 AND kind = 'garmin_ping' AND state = 'queued'",
+    )
+    .bind(rider)
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    assert_eq!(waiting, 0, "the disconnect left a Garmin ping queued");
+    tx.rollback().await.unwrap();
+}
