@@ -435,6 +435,16 @@ async fn revoked_links_disappear_and_only_coaches_get_the_roster() {
     let ana = athlete(&app, coach, "ana@example.org", "Ana").await;
     let doc = roster(&client, &app, "").await;
     assert_eq!(athlete_order(&doc), ["Ana"]);
+    // A disabled athlete is not listed (her coach pages answer 404), and is back when enabled.
+    for (disabled, shown) in [(true, &[] as &[&str]), (false, &["Ana"])] {
+        sqlx::query("UPDATE users SET disabled_at = CASE WHEN $2 THEN now() END WHERE id = $1")
+            .bind(ana)
+            .bind(disabled)
+            .execute(&app.db)
+            .await
+            .unwrap();
+        assert_eq!(athlete_order(&roster(&client, &app, "").await), shown);
+    }
     sqlx::query("DELETE FROM coach_links WHERE coach_id = $1 AND athlete_id = $2")
         .bind(coach)
         .bind(ana)
